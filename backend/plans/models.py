@@ -1,0 +1,96 @@
+"""Treatment plans and their dated items."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class TreatmentPlan(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="plans")
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="plans")
+    provider = models.ForeignKey(
+        "clinics.Provider", on_delete=models.PROTECT, related_name="plans",
+        help_text="Responsible provider.",
+    )  # fmt: skip
+    protocol = models.ForeignKey("protocols.Protocol", on_delete=models.PROTECT, related_name="plans")
+    start_date = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    notes = models.TextField(blank=True, default="")
+    options = models.JSONField(default=dict, blank=True)
+    planning_notes = models.JSONField(
+        default=list, blank=True, help_text="What the planning engine changed or dropped, and why."
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["clinic", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.patient} — {self.protocol.name}"
+
+
+class PlanItem(models.Model):
+    class Kind(models.TextChoices):
+        DOSING = "dosing", "Dosing session"
+        INTEGRATION = "integration", "Integration session"
+        CHECK_IN = "check_in", "Check-in"
+        ASSESSMENT = "assessment", "Assessment"
+        PREPARATION = "preparation", "Preparation session"
+        BOOSTER = "booster", "Booster"
+        TASK = "task", "Provider task"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        COMPLETED = "completed", "Completed"
+        MISSED = "missed", "Missed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="items")
+    key = models.CharField(max_length=64, help_text="Stable engine key, e.g. dosing-3.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    sequence = models.PositiveIntegerField()
+    title = models.CharField(max_length=120)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    local_date = models.DateField()
+    local_time = models.TimeField()
+    time_zone = models.CharField(max_length=64)
+    provider_role = models.CharField(max_length=16, blank=True, default="")
+    observation_minutes = models.PositiveIntegerField(default=0)
+    depends_on = models.CharField(max_length=64, blank=True, default="")
+    provider = models.ForeignKey(
+        "clinics.Provider", null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    location = models.CharField(max_length=80, blank=True, default="")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    outcome_notes = models.TextField(blank=True, default="")
+    calendar_sequence = models.PositiveIntegerField(
+        default=0, help_text="iCalendar SEQUENCE: rises every time the session moves or is cancelled."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "key"], name="plan_item_key_unique")
+        ]
+        indexes = [models.Index(fields=["kind", "start"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,102 @@
+"""The reminder outbox: one row per message to one recipient on one channel at one time."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class Reminder(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Audience(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        PROVIDER = "provider", "Provider"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    PENDING = (Status.SCHEDULED, Status.QUEUED)
+
+    plan = models.ForeignKey("plans.TreatmentPlan", on_delete=models.CASCADE, related_name="reminders")
+    item = models.ForeignKey(
+        "plans.PlanItem", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    key = models.CharField(max_length=120, help_text="Engine key, unique within the plan.")
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    provider = models.ForeignKey(
+        "clinics.Provider", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    message_kind = models.CharField(max_length=48)
+    send_at = models.DateTimeField()
+    not_after = models.DateTimeField()
+    requires_attended = models.BooleanField(default=False)
+    priority = models.SmallIntegerField(default=0)
+    repeat_index = models.PositiveSmallIntegerField(default=0)
+    rule = models.CharField(max_length=80, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    status_reason = models.CharField(max_length=200, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    provider_message_id = models.CharField(max_length=80, blank=True, default="")
+    delivery_status = models.CharField(
+        max_length=24, blank=True, default="", help_text="Last status the provider reported."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["lease_expires_at", "updated_at"])
+
+    class Meta:
+        ordering = ["send_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "key"], name="reminder_key_unique_per_plan"),
+            models.CheckConstraint(
+                condition=Q(audience="patient", patient__isnull=False)
+                | Q(audience="provider", provider__isnull=False),
+                name="reminder_has_recipient",
+            ),
+        ]
+        indexes = [
+            # The dispatcher's two scans touch only pending rows, whatever the table holds.
+            models.Index(
+                fields=["send_at"], name="reminder_due_idx", condition=Q(status="scheduled")
+            ),
+            models.Index(
+                fields=["lease_expires_at"], name="reminder_lease_idx", condition=Q(status="queued")
+            ),
+            models.Index(fields=["provider_message_id"], name="reminder_provider_msg_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_kind} → {self.audience} by {self.channel} at {self.send_at:%Y-%m-%d %H:%M}Z"
+
+
+class DeliveryAttempt(models.Model):
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="attempts_log")
+    attempted_at = models.DateTimeField()
+    backend = models.CharField(max_length=120)
+    success = models.BooleanField()
+    permanent = models.BooleanField(default=False)
+    provider_message_id = models.CharField(max_length=80, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.success else 'error'} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,323 @@
+"""Protocols: versioned templates of a course, kept as data (YAML files, a JSONField in the admin).
+
+A protocol lists *item specs* (what to plan and where each one goes relative to the plan start or
+to another item), *reminder rules* (how items turn into messages) and the *sources* its clinical
+parameters come from. ``protocol_from_dict`` (in ``protocol_parse``) validates untrusted input;
+``Protocol.to_dict`` gives back a JSON-serialisable dict that parses to an equal protocol, so a
+coordinator's edit in the admin round-trips without loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Source",
+    "Ref",
+    "Phase",
+    "Series",
+    "ItemSpec",
+    "ReminderRule",
+    "Protocol",
+    "load_library",
+    "LIBRARY_DIR",
+]
+
+LIBRARY_DIR = Path(__file__).resolve().parent / "protocols"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A public reference for a clinical parameter (label, guideline, paper)."""
+
+    id: str
+    citation: str
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "citation": self.citation}
+        if self.url:
+            out["url"] = self.url
+        return out
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Which instances of another spec an item is placed relative to.
+
+    Written ``"dosing"`` / ``"dosing#each"`` (every instance), ``"dosing#first"``,
+    ``"dosing#last"`` or ``"dosing#2,4,6"`` (1-based instances; missing ones are skipped when a
+    plan has fewer sessions).
+    """
+
+    spec: str
+    which: str | tuple[int, ...] = "each"
+
+    def __str__(self) -> str:
+        if isinstance(self.which, tuple):
+            return f"{self.spec}#{','.join(str(i) for i in self.which)}"
+        return self.spec if self.which == "each" else f"{self.spec}#{self.which}"
+
+    def pick(self, count: int) -> tuple[int, ...]:
+        """1-based instance numbers out of ``count`` placed instances."""
+        if count == 0:
+            return ()
+        if self.which == "each":
+            return tuple(range(1, count + 1))
+        if self.which == "first":
+            return (1,)
+        if self.which == "last":
+            return (count,)
+        assert isinstance(self.which, tuple)
+        return tuple(i for i in self.which if i <= count)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A run of ``count`` items with the same spacing (Spravato: twice weekly, then weekly)."""
+
+    count: int
+    gap_days: tuple[int, ...]
+    min_gap_hours: float = 0
+    max_gap_days: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"count": self.count, "gap_days": list(self.gap_days)}
+        if self.min_gap_hours:
+            out["min_gap_hours"] = self.min_gap_hours
+        if self.max_gap_days is not None:
+            out["max_gap_days"] = self.max_gap_days
+        return out
+
+
+@dataclass(frozen=True)
+class Series:
+    """Repeated items spaced from one another; the first is placed like any anchored item.
+
+    ``gap_days`` in each phase is the *target* spacing between consecutive starts (cycled: [2, 2, 3]
+    gives Mon/Wed/Fri); ``min_gap_hours`` is elapsed time, ``max_gap_days`` counts calendar days,
+    ``max_span_days`` bounds first-to-last. ``min_count``/``max_count`` bound per-plan overrides.
+    """
+
+    phases: tuple[Phase, ...]
+    min_count: int
+    max_count: int
+    max_span_days: int | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(p.count for p in self.phases)
+
+    def with_count(self, total: int) -> Series:
+        """The same series with ``total`` items: the last phase grows or shrinks first."""
+        phases = list(self.phases)
+        difference = total - self.count
+        index = len(phases) - 1
+        while difference and index >= 0:
+            phase = phases[index]
+            new_count = max(0, phase.count + difference)
+            difference -= new_count - phase.count
+            phases[index] = Phase(new_count, phase.gap_days, phase.min_gap_hours, phase.max_gap_days)
+            index -= 1
+        return Series(tuple(phases), self.min_count, self.max_count, self.max_span_days)
+
+    def phase_for(self, index: int) -> Phase:
+        """The phase governing the gap *before* item ``index`` (0-based)."""
+        seen = 0
+        for phase in self.phases:
+            seen += phase.count
+            if index < seen:
+                return phase
+        return self.phases[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "phases": [p.to_dict() for p in self.phases],
+            "min_count": self.min_count,
+            "max_count": self.max_count,
+        }
+        if self.max_span_days is not None:
+            out["max_span_days"] = self.max_span_days
+        return out
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """How to plan one kind of item.
+
+    Placement: relative to ``after`` (``None`` = the plan's start date), one item per anchor
+    instance and per entry of ``offsets_days``, on the first feasible day searched from the target
+    outwards within ``window_days`` (added to the offset). A ``series`` instead plans ``count``
+    items spaced by its phases, the first one placed as above. On-site items need a clinic slot
+    for ``duration_minutes + observation_minutes``; remote items (questionnaires, provider tasks)
+    happen at ``local_time`` in the patient's or clinic's zone (clinic-zone items on working days).
+    """
+
+    key: str
+    kind: str
+    title: str
+    provider_role: str | None = None
+    duration_minutes: int = 0
+    observation_minutes: int = 0
+    on_site: bool = True
+    after: Ref | None = None
+    offsets_days: tuple[int, ...] = (0,)
+    window_days: tuple[int, int] = (0, 0)
+    series: Series | None = None
+    allowed_weekdays: frozenset[int] | None = None
+    local_time: time | None = None
+    local_zone: str = "patient"
+    optional: bool = False
+    required: bool = True
+    numbered: bool = True
+    source: str | None = None
+    editable_default: bool = False
+    note: str | None = None
+
+    @property
+    def minutes_needed(self) -> int:
+        return self.duration_minutes + self.observation_minutes
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "kind": self.kind,
+            "title": self.title,
+            "provider_role": self.provider_role,
+            "duration_minutes": self.duration_minutes,
+            "observation_minutes": self.observation_minutes,
+            "on_site": self.on_site,
+            "after": str(self.after) if self.after else None,
+            "offsets_days": list(self.offsets_days),
+            "window_days": list(self.window_days),
+        }
+        if self.series is not None:
+            out["series"] = self.series.to_dict()
+        if self.allowed_weekdays is not None:
+            out["allowed_weekdays"] = sorted(self.allowed_weekdays)
+        if self.local_time is not None:
+            out["local_time"] = self.local_time.strftime("%H:%M")
+            out["local_zone"] = self.local_zone
+        for name in ("optional", "editable_default"):
+            if getattr(self, name):
+                out[name] = True
+        if not self.required:
+            out["required"] = False
+        if not self.numbered:
+            out["numbered"] = False
+        for name in ("source", "note"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True)
+class ReminderRule:
+    """How items become messages.
+
+    ``offset`` is measured from the item's start (see ``offsets``). ``timing`` says which way
+    quiet hours push it: an ``announce`` message moves earlier, a ``follow_up`` later. The useful
+    window ``[not_before, not_after]`` (offsets too) decides when a moved message is dropped;
+    by default an announcement may go up to 12 h earlier and no later than the item's start, a
+    follow-up up to 12 h later. ``repeat`` sends it on that many consecutive days.
+    """
+
+    id: str
+    applies_to: tuple[str, ...]
+    offset: str
+    message_kind: str
+    audience: str = "patient"
+    channels: tuple[str, ...] = ("email",)
+    timing: str = "announce"
+    priority: int = 50
+    not_before: str | None = None
+    not_after: str | None = None
+    requires_attended: bool = False
+    repeat: int = 1
+    source: str | None = None
+    editable_default: bool = False
+    note: str | None = None
+
+    def matches(self, kind: str, spec_key: str) -> bool:
+        return kind in self.applies_to or spec_key in self.applies_to
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "applies_to": list(self.applies_to),
+            "offset": self.offset,
+            "message_kind": self.message_kind,
+            "audience": self.audience,
+            "channels": list(self.channels),
+            "timing": self.timing,
+            "priority": self.priority,
+        }
+        for name in ("not_before", "not_after", "source", "note"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.requires_attended:
+            out["requires_attended"] = True
+        if self.repeat != 1:
+            out["repeat"] = self.repeat
+        if self.editable_default:
+            out["editable_default"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A versioned course template; a plan records the slug and version it was built from."""
+
+    slug: str
+    version: int
+    name: str
+    description: str
+    items: tuple[ItemSpec, ...]
+    reminder_rules: tuple[ReminderRule, ...]
+    sources: tuple[Source, ...] = ()
+
+    def spec(self, key: str) -> ItemSpec:
+        for spec in self.items:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "version": self.version,
+            "name": self.name,
+            "description": self.description,
+            "sources": [s.to_dict() for s in self.sources],
+            "items": [i.to_dict() for i in self.items],
+            "reminder_rules": [r.to_dict() for r in self.reminder_rules],
+        }
+
+
+def load_library(directory: Path | str | None = None) -> dict[str, Protocol]:
+    """Read and validate every ``*.yaml`` protocol in ``directory`` (default: the bundled ones).
+
+    Returns ``{slug: Protocol}``; a file whose slug is already taken raises ``PlanningError``.
+    """
+    import yaml
+
+    from .errors import PlanningError
+    from .protocol_parse import protocol_from_dict
+
+    folder = Path(directory) if directory is not None else LIBRARY_DIR
+    library: dict[str, Protocol] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+        protocol = protocol_from_dict(data)
+        if protocol.slug in library:
+            raise PlanningError(
+                f"Two protocol files use the slug {protocol.slug!r} ({path.name})",
+                rule="protocol.duplicate",
+                field="slug",
+            )
+        library[protocol.slug] = protocol
+    return library

@@ -1,0 +1,78 @@
+"""Test session set-up: a real broker for every test that needs Celery.
+
+With REDIS_URL set (CI on the machine's Redis) the suite uses it; otherwise this session starts an
+embedded redis-server on a free port and stops it at the end. Celery tests run a real worker
+thread (celery.contrib.pytest's `celery_worker`) bound to the project's own app, so the tasks,
+queues and serialisation under test are the production ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_embedded = None
+
+
+def pytest_configure(config):
+    global _embedded
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        from backend.core.embedded_redis import EmbeddedRedis
+
+        _embedded = EmbeddedRedis(ROOT / "var" / "test-redis")
+        url = _embedded.start()
+        os.environ["REDIS_URL"] = url
+    from django.conf import settings
+
+    from backend.celery import app
+
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    app.conf.broker_url = url
+
+
+def pytest_unconfigure(config):
+    if _embedded is not None:
+        _embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def celery_app():  # noqa: PT004 — overrides celery.contrib.pytest's test app
+    from backend.celery import app
+
+    return app
+
+
+@pytest.fixture()
+def celery_app_clean(celery_app, redis_url):
+    """The project app with both queues emptied before the test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete("dispatch", "send")
+    return celery_app
+
+
+@pytest.fixture(scope="session")
+def celery_includes():
+    return ["backend.core.tasks", "backend.reminders.tasks"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_pool():
+    return "solo"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters():
+    # No result backend (results are never used in production), so no ping round-trip.
+    return {"perform_ping_check": False, "queues": ("dispatch", "send"), "loglevel": "WARNING"}
