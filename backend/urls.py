@@ -1,11 +1,20 @@
-"""URL routes: admin, health, API, patient links and provider pages."""
+"""URL routes: admin, health, patient links, provider pages, webhooks."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 
 from backend.core.views import health
+from backend.plans import views as plan_views
+from backend.reminders import views as reminder_views
+from backend.reminders import webhooks
 
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("p/<str:token>/", plan_views.patient_schedule, name="patient-schedule"),
+    path("p/<str:token>/items/<int:item_id>/", plan_views.patient_item, name="patient-item"),
+    path("provider/", plan_views.provider_dashboard, name="provider-dashboard"),
+    path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
+    path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
 ]

@@ -9,6 +9,7 @@ package; building its tables costs tens of milliseconds, so they are cached per
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -74,7 +75,7 @@ def _normalise_hours(raw: Mapping[int, Any]) -> tuple[tuple[Interval, ...], ...]
                 )
             parsed.append((start, end))
         parsed.sort()
-        for (_, prev_end), (next_start, _) in zip(parsed, parsed[1:], strict=False):
+        for (_, prev_end), (next_start, _) in itertools.pairwise(parsed):
             if next_start < prev_end:
                 raise PlanningError(
                     f"Opening hours on weekday {weekday} overlap",

@@ -12,7 +12,7 @@ class PlanningError(Exception):
     """A request the engine cannot satisfy, or input it cannot accept.
 
     ``rule`` is a dotted id (``calendar.no_slot``, ``start_date.in_past``, ``time_zone.unknown``,
-    ``preferences.contradictory``, ``protocol.invalid`` ...); ``field`` is the input field concerned,
+    ``preferences.contradictory``, ``protocol.type`` ...); ``field`` is the input concerned,
     or ``None`` when the problem is not one field's fault.
     """
 

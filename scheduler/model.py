@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 __all__ = [
+    "AUDIENCES",
     "ITEM_KINDS",
     "MESSAGE_KINDS",
-    "AUDIENCES",
+    "Plan",
+    "PlanChange",
+    "PlanNote",
     "PlannedItem",
     "PlannedReminder",
-    "PlanNote",
-    "PlanChange",
-    "Plan",
 ]
 
 ITEM_KINDS = ("dosing", "integration", "check_in", "assessment", "preparation", "booster", "task")
@@ -110,7 +110,7 @@ class PlanNote:
 
 @dataclass(frozen=True)
 class PlanChange:
-    """An item that a re-plan moved, withdrew or restored, and why (``new_start`` None = removed)."""
+    """An item a re-plan moved or withdrew, and why (``new_start`` None = removed)."""
 
     item_key: str
     old_start: datetime | None

@@ -99,15 +99,18 @@ class Offset:
 def parse_offset(text: str, field: str = "offset") -> Offset:
     """Parse ``text`` or raise ``PlanningError(rule="rule.syntax")`` naming the bad part."""
     if not isinstance(text, str) or not text.strip():
-        raise PlanningError("An offset must be a non-empty string", rule="rule.syntax", field=field)
+        raise PlanningError(
+            f"{field}: an offset must be a non-empty string", rule="rule.syntax", field=field
+        )
     terms: list[OffsetTerm] = []
     position = 0
     while position < len(text):
         match = _TERM.match(text, position)
         if match is None or match.end() == position:
             raise PlanningError(
-                f"Cannot read offset {text!r} at {text[position:]!r}; expected something like "
-                "'-48h', '+1 day at 09:00 patient' or '-1 working day at 08:00 clinic'",
+                f"{field}: cannot read offset {text!r} at {text[position:]!r}; expected "
+                "something like '-48h', '+1 day at 09:00 patient' or "
+                "'-1 working day at 08:00 clinic'",
                 rule="rule.syntax",
                 field=field,
             )
@@ -135,14 +138,14 @@ def _term_from_match(match: re.Match[str], text: str, field: str) -> OffsetTerm:
     if match["hh"] is not None:
         if unit == "minutes":
             raise PlanningError(
-                f"In {text!r}, 'at HH:MM' only follows a day, week or working-day step",
+                f"{field}: in {text!r}, 'at HH:MM' only follows a day, week or working-day step",
                 rule="rule.syntax",
                 field=field,
             )
         hour, minute = int(match["hh"]), int(match["mm"])
         if hour > 23 or minute > 59:
             raise PlanningError(
-                f"In {text!r}, {hour}:{minute:02d} is not a time of day",
+                f"{field}: in {text!r}, {hour}:{minute:02d} is not a time of day",
                 rule="rule.syntax",
                 field=field,
             )

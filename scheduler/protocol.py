@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "Source",
-    "Ref",
-    "Phase",
-    "Series",
-    "ItemSpec",
-    "ReminderRule",
-    "Protocol",
-    "load_library",
     "LIBRARY_DIR",
+    "ItemSpec",
+    "Phase",
+    "Protocol",
+    "Ref",
+    "ReminderRule",
+    "Series",
+    "Source",
+    "load_library",
 ]
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "protocols"
@@ -120,7 +120,9 @@ class Series:
             phase = phases[index]
             new_count = max(0, phase.count + difference)
             difference -= new_count - phase.count
-            phases[index] = Phase(new_count, phase.gap_days, phase.min_gap_hours, phase.max_gap_days)
+            phases[index] = Phase(
+                new_count, phase.gap_days, phase.min_gap_hours, phase.max_gap_days
+            )
             index -= 1
         return Series(tuple(phases), self.min_count, self.max_count, self.max_span_days)
 

@@ -33,10 +33,10 @@ __all__ = [
     "UTC",
     "LocalTimeKind",
     "get_zone",
-    "resolve_local",
     "local_to_utc",
-    "to_local",
     "require_aware",
+    "resolve_local",
+    "to_local",
 ]
 
 

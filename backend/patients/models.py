@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
@@ -37,8 +39,8 @@ class Patient(models.Model):
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     prefers_email = models.BooleanField(default=True)
     prefers_sms = models.BooleanField(default=True)
-    quiet_start = models.TimeField(null=True, blank=True, default="21:00")
-    quiet_end = models.TimeField(null=True, blank=True, default="08:00")
+    quiet_start = models.TimeField(null=True, blank=True, default=datetime.time(21, 0))
+    quiet_end = models.TimeField(null=True, blank=True, default=datetime.time(8, 0))
     preferred_weekdays = models.JSONField(
         default=list, blank=True, validators=[validate_weekdays], help_text="0 = Monday"
     )

@@ -49,7 +49,14 @@ class Reminder(models.Model):
     rule = models.CharField(max_length=80, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     status_reason = models.CharField(max_length=200, blank=True, default="")
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A queued row whose lease ends becomes due again."
+    )
+    sending_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set by the worker that took the row for sending; fences out a second worker.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     provider_message_id = models.CharField(max_length=80, blank=True, default="")
@@ -59,7 +66,7 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["lease_expires_at", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["lease_expires_at", "sending_until", "updated_at"])
 
     class Meta:
         ordering = ["send_at", "id"]
@@ -74,7 +81,7 @@ class Reminder(models.Model):
         indexes = [
             # The dispatcher's two scans touch only pending rows, whatever the table holds.
             models.Index(
-                fields=["send_at"], name="reminder_due_idx", condition=Q(status="scheduled")
+                fields=["send_at", "id"], name="reminder_due_idx", condition=Q(status="scheduled")
             ),
             models.Index(
                 fields=["lease_expires_at"], name="reminder_lease_idx", condition=Q(status="queued")

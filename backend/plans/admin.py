@@ -1,0 +1,267 @@
+"""Coordinator workflow in the admin: new plan with preview, plan page with timeline and actions.
+
+Admin code translates clicks into service calls (backend.plans.services) and shows the result;
+it never changes a plan, item or reminder itself.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
+from backend.plans import services
+from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
+from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans.timeline import build_timeline
+from backend.reminders.models import Reminder
+from backend.reminders.preview import reminder_text
+
+
+class PlanItemInline(admin.TabularInline):
+    model = PlanItem
+    extra = 0
+    can_delete = False
+    fields = ["sequence", "title", "kind", "local_start", "status", "provider", "item_actions"]
+    readonly_fields = fields
+    ordering = ["sequence"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan__clinic", "provider__user")
+
+    @admin.display(description="Starts (clinic time)")
+    def local_start(self, item):
+        return item.start.astimezone(ZoneInfo(item.plan.clinic.time_zone)).strftime("%a %d %b %Y %H:%M")
+
+    @admin.display(description="Actions")
+    def item_actions(self, item):
+        from django.utils.html import format_html
+
+        if item.status != PlanItem.Status.SCHEDULED:
+            return "—"
+        url = reverse("admin:plans_treatmentplan_item", args=[item.plan_id, item.pk])
+        return format_html('<a class="button" href="{}">Reschedule / outcome</a>', url)
+
+
+class ReminderInline(admin.TabularInline):
+    model = Reminder
+    extra = 0
+    can_delete = False
+    fields = ["send_at_local", "message_kind", "audience", "channel", "status", "status_reason", "text",
+              "send_now"]
+    readonly_fields = fields
+    ordering = ["send_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "plan__clinic", "plan__patient", "plan__protocol", "item", "provider__user"
+        )
+
+    @admin.display(description="Send at (patient time)")
+    def send_at_local(self, reminder):
+        return reminder.send_at.astimezone(ZoneInfo(reminder.plan.patient.time_zone)).strftime("%a %d %b %H:%M")
+
+    @admin.display(description="Text")
+    def text(self, reminder):
+        return reminder_text(reminder)
+
+    @admin.display(description="")
+    def send_now(self, reminder):
+        from django.utils.html import format_html
+
+        if reminder.status in (Reminder.Status.QUEUED, Reminder.Status.CANCELLED):
+            return ""
+        url = reverse("admin:plans_treatmentplan_send_now", args=[reminder.plan_id, reminder.pk])
+        label = "Send now" if reminder.status == Reminder.Status.SCHEDULED else "Resend"
+        return format_html(
+            '<button type="submit" form="send-now-form" formaction="{}">{}</button>', url, label
+        )
+
+
+@admin.register(TreatmentPlan)
+class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+    provider_field = "provider"
+    list_display = ["patient", "protocol", "status", "provider", "start_date", "item_count"]
+    list_filter = ["status", "provider", "protocol", ("start_date", admin.DateFieldListFilter)]
+    search_fields = ["patient__first_name", "patient__last_name", "patient__email", "patient__mobile"]
+    list_select_related = ["patient", "protocol", "provider__user"]
+    readonly_fields = ["patient", "clinic", "provider", "protocol", "start_date", "status",
+                       "options", "planning_notes", "paused_at", "created_by"]  # fmt: skip
+    fields = [*readonly_fields, "notes"]
+    inlines = [PlanItemInline, ReminderInline]
+    change_form_template = "admin/plans/treatmentplan/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_items=Count("items"))
+
+    @admin.display(description="Items", ordering="_items")
+    def item_count(self, plan):
+        return plan._items
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("new/", wrap(self.new_plan_view), name="plans_treatmentplan_new"),
+            path("<int:plan_id>/action/<str:action>/", wrap(self.plan_action_view),
+                 name="plans_treatmentplan_action"),
+            path("<int:plan_id>/items/<int:item_id>/", wrap(self.item_view),
+                 name="plans_treatmentplan_item"),
+            path("<int:plan_id>/reminders/<int:reminder_id>/send-now/", wrap(self.send_now_view),
+                 name="plans_treatmentplan_send_now"),
+            *super().get_urls(),
+        ]  # fmt: skip
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:plans_treatmentplan_new")
+
+    def _plan_or_403(self, request, plan_id: int, *, change: bool = True) -> TreatmentPlan:
+        plan = get_object_or_404(self.get_queryset(request), pk=plan_id)
+        allowed = self.has_change_permission(request, plan) if change else self.has_view_permission(request, plan)
+        if not allowed:
+            raise PermissionDenied
+        return plan
+
+    def new_plan_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        clinic_id = None if request.user.is_superuser else clinic_of(request.user)
+        form = NewPlanForm(request.POST or None, clinic_id=clinic_id)
+        preview, error = None, None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            kwargs = {
+                "patient": data["patient"], "protocol": data["protocol"],
+                "start_date": data["start_date"], "provider": data["provider"],
+                "options": form.options(),
+            }  # fmt: skip
+            try:
+                if "confirm" in request.POST:
+                    result = services.plan_create(**kwargs, created_by=request.user)
+                    self.message_user(
+                        request, f"Plan created with {result.sync.items_created} items and "
+                        f"{result.sync.reminders_created} reminders.", messages.SUCCESS,
+                    )  # fmt: skip
+                    return redirect("admin:plans_treatmentplan_change", result.plan.pk)
+                preview = services.plan_preview(**kwargs)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else []:
+                    form.add_error(field if field in form.fields else None, errors)
+                if not hasattr(exc, "error_dict"):
+                    form.add_error(None, exc.messages)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New treatment plan",
+            "form": form,
+            "preview": preview and _preview_rows(preview, form.cleaned_data["patient"]),
+            "notes": preview.notes if preview else (),
+            "error": error,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/plans/treatmentplan/new_plan.html", context)
+
+    def plan_action_view(self, request, plan_id: int, action: str):
+        plan = self._plan_or_403(request, plan_id)
+        if request.method != "POST":
+            return redirect("admin:plans_treatmentplan_change", plan.pk)
+        actions = {"pause": services.plan_pause, "resume": services.plan_resume, "cancel": services.plan_cancel}
+        if action not in actions:
+            raise PermissionDenied
+        try:
+            result = actions[action](plan=plan)
+            self.message_user(request, f"Plan {result.plan.get_status_display().lower()}: {result.summary}.")
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        return redirect("admin:plans_treatmentplan_change", plan.pk)
+
+    def item_view(self, request, plan_id: int, item_id: int):
+        plan = self._plan_or_403(request, plan_id)
+        item = get_object_or_404(plan.items.all(), pk=item_id)
+        reschedule = RescheduleForm(
+            request.POST if "reschedule" in request.POST else None, time_zone=plan.clinic.time_zone,
+            initial={"new_start": item.start.astimezone(ZoneInfo(plan.clinic.time_zone))},
+        )  # fmt: skip
+        missed = MissedForm(request.POST if "missed" in request.POST else None)
+        try:
+            if "reschedule" in request.POST and reschedule.is_valid():
+                result = services.item_reschedule(item=item, new_start=reschedule.cleaned_data["new_start"])
+                self.message_user(request, f"Rescheduled: {result.summary}.", messages.SUCCESS)
+                return redirect("admin:plans_treatmentplan_change", plan.pk)
+            if "completed" in request.POST:
+                services.item_mark_completed(item=item, outcome_notes=request.POST.get("outcome_notes", ""))
+                self.message_user(request, f"{item.title} marked completed.", messages.SUCCESS)
+                return redirect("admin:plans_treatmentplan_change", plan.pk)
+            if "missed" in request.POST and missed.is_valid():
+                result = services.item_mark_missed(
+                    item=item, outcome_notes=missed.cleaned_data["outcome_notes"],
+                    replan=missed.cleaned_data["replan"],
+                )  # fmt: skip
+                self.message_user(request, f"{item.title} marked missed: {result.summary}.", messages.WARNING)
+                return redirect("admin:plans_treatmentplan_change", plan.pk)
+        except ValidationError as exc:
+            reschedule.add_error(None, exc.messages)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{item.title} — {plan.patient}",
+            "plan": plan, "item": item, "reschedule_form": reschedule, "missed_form": missed,
+            "opts": self.model._meta,
+            "reminders": item.reminders.filter(status__in=Reminder.PENDING).order_by("send_at"),
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/plans/treatmentplan/item.html", context)
+
+    def send_now_view(self, request, plan_id: int, reminder_id: int):
+        from backend.reminders.services import reminder_send_now
+
+        plan = self._plan_or_403(request, plan_id)
+        reminder = get_object_or_404(plan.reminders.all(), pk=reminder_id)
+        if request.method == "POST":
+            try:
+                reminder_send_now(reminder=reminder)
+                self.message_user(request, "The reminder goes out with the next dispatch (within 30 s).")
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        return redirect("admin:plans_treatmentplan_change", plan.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        plan = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if plan is not None:
+            reminders = list(
+                Reminder.objects.filter(plan=plan).exclude(status=Reminder.Status.CANCELLED)
+                .only("id", "send_at", "message_kind", "channel", "status", "item_id")
+            )  # fmt: skip
+            items = list(plan.items.all())
+            extra_context["timeline"] = build_timeline(items, reminders, plan.clinic.time_zone)
+            extra_context["reminder_counts"] = dict(
+                Reminder.objects.filter(plan=plan).values_list("status").annotate(n=Count("id"))
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+
+def _preview_rows(engine_plan, patient):
+    patient_zone = ZoneInfo(patient.time_zone)
+    clinic_zone = ZoneInfo(patient.clinic.time_zone)
+    items = [
+        {"sequence": i.sequence, "title": i.title, "kind": i.kind,
+         "local": i.start.astimezone(clinic_zone).strftime("%a %d %b %Y %H:%M")}
+        for i in engine_plan.items
+    ]  # fmt: skip
+    reminders = [
+        {"kind": r.message_kind, "audience": r.audience, "channel": r.channel, "item": r.item_key or "plan",
+         "local": r.send_at.astimezone(patient_zone if r.audience == "patient" else clinic_zone).strftime("%a %d %b %H:%M")}
+        for r in engine_plan.reminders
+    ]  # fmt: skip
+    return {"items": items, "reminders": reminders, "now": timezone.now()}

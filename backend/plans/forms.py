@@ -1,0 +1,59 @@
+"""Admin forms for building and changing plans; validation errors come from the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django import forms
+
+from backend.clinics.models import Provider
+from backend.patients.models import Patient
+from backend.protocols.models import Protocol
+
+
+class NewPlanForm(forms.Form):
+    patient = forms.ModelChoiceField(queryset=Patient.objects.none())
+    protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(is_active=True))
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    provider = forms.ModelChoiceField(queryset=Provider.objects.none(), label="Responsible provider")
+    dosing_sessions = forms.IntegerField(
+        required=False, min_value=1, max_value=12,
+        help_text="Leave empty for the protocol's default number of dosing sessions.",
+    )  # fmt: skip
+
+    def __init__(self, *args, clinic_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        patients = Patient.objects.select_related("clinic")
+        providers = Provider.objects.select_related("user").filter(active=True)
+        if clinic_id is not None:
+            patients, providers = patients.filter(clinic_id=clinic_id), providers.filter(clinic_id=clinic_id)
+        self.fields["patient"].queryset = patients
+        self.fields["provider"].queryset = providers
+
+    def options(self) -> dict:
+        sessions = self.cleaned_data.get("dosing_sessions")
+        return {"dosing_sessions": sessions} if sessions else {}
+
+
+class RescheduleForm(forms.Form):
+    new_start = forms.DateTimeField(
+        label="New start (clinic time)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+
+    def __init__(self, *args, time_zone: str, **kwargs):
+        self.time_zone = time_zone
+        super().__init__(*args, **kwargs)
+
+    def clean_new_start(self) -> dt.datetime:
+        value = self.cleaned_data["new_start"]
+        # The coordinator types clinic wall-clock time; interpret it in the clinic's zone.
+        naive = value.replace(tzinfo=None)
+        return naive.replace(tzinfo=ZoneInfo(self.time_zone))
+
+
+class MissedForm(forms.Form):
+    replan = forms.BooleanField(required=False, initial=True, label="Re-plan the rest of the course")
+    outcome_notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

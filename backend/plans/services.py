@@ -1,0 +1,306 @@
+"""Every state change of a treatment plan, one function each, one transaction each.
+
+The admin, the API and the Celery tasks all call these; none of them changes a plan, an item or
+a reminder any other way. Each function locks the plan row first (SELECT ... FOR UPDATE on
+PostgreSQL; SQLite's IMMEDIATE transactions serialise writers), so two coordinators rescheduling
+the same plan at once cannot lose each other's update: the second re-plans on top of the first.
+Errors from the planning engine become ValidationError keyed by the field they concern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import scheduler
+from backend.clinics.models import Provider
+from backend.patients.models import Patient
+from backend.plans import engine
+from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans.sync import SyncResult, apply_engine_plan
+from backend.protocols.models import Protocol
+from backend.reminders.models import Reminder
+
+# Engine field names -> the input field a form or serializer shows the error on.
+_FIELD_MAP = {
+    "start_date": "start_date",
+    "patient.time_zone": "patient",
+    "preferred_weekdays": "patient",
+    "earliest_time": "patient",
+    "quiet_start": "patient",
+    "quiet_end": "patient",
+    "time_zone": "patient",
+    "new_start": "new_start",
+}
+
+
+def planning_error_to_validation_error(exc: scheduler.PlanningError) -> ValidationError:
+    field = _FIELD_MAP.get(exc.field or "", None)
+    message = f"{exc} (rule: {exc.rule})"
+    return ValidationError({field: message} if field else message, code=exc.rule)
+
+
+@dataclass(frozen=True)
+class PlanChangeResult:
+    plan: TreatmentPlan
+    sync: SyncResult
+
+    @property
+    def summary(self) -> str:
+        return self.sync.summary()
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+def _engine_inputs(patient: Patient, clinic, options: dict | None):
+    return (
+        engine.clinic_calendar(clinic),
+        engine.patient_preferences(patient),
+        engine.plan_options(options, clinic),
+    )
+
+
+def _check_people(*, patient: Patient, provider: Provider, protocol: Protocol) -> None:
+    if provider.clinic_id != patient.clinic_id:
+        raise ValidationError({"provider": "The provider must work at the patient's clinic."})
+    if not provider.active:
+        raise ValidationError({"provider": "This provider is not active."})
+    if not protocol.is_active:
+        raise ValidationError({"protocol": "This protocol version is retired; choose a current one."})
+
+
+def plan_preview(
+    *,
+    patient: Patient,
+    protocol: Protocol,
+    start_date: dt.date,
+    provider: Provider,
+    options: dict | None = None,
+    now: dt.datetime | None = None,
+) -> scheduler.Plan:
+    """The plan `plan_create` would save, without saving anything."""
+    _check_people(patient=patient, provider=provider, protocol=protocol)
+    calendar, prefs, opts = _engine_inputs(patient, patient.clinic, options)
+    try:
+        return scheduler.build_plan(
+            protocol=protocol.engine_protocol(), start_date=start_date, clinic=calendar,
+            patient=prefs, now=_now(now), options=opts,
+        )  # fmt: skip
+    except scheduler.PlanningError as exc:
+        raise planning_error_to_validation_error(exc) from exc
+
+
+@transaction.atomic
+def plan_create(
+    *,
+    patient: Patient,
+    protocol: Protocol,
+    start_date: dt.date,
+    provider: Provider,
+    options: dict | None = None,
+    notes: str = "",
+    created_by=None,
+    now: dt.datetime | None = None,
+) -> PlanChangeResult:
+    """Build the plan with the engine and write the plan, its items and its reminders at once."""
+    engine_plan = plan_preview(
+        patient=patient, protocol=protocol, start_date=start_date, provider=provider,
+        options=options, now=now,
+    )  # fmt: skip
+    plan = TreatmentPlan.objects.create(
+        patient=patient, clinic=patient.clinic, provider=provider, protocol=protocol,
+        start_date=start_date, status=TreatmentPlan.Status.ACTIVE, options=options or {},
+        notes=notes, created_by=created_by,
+    )  # fmt: skip
+    sync = apply_engine_plan(plan, engine_plan, now=_now(now), reason="plan created")
+    plan.save(update_fields=["planning_notes"])
+    return PlanChangeResult(plan, sync)
+
+
+def _locked_plan(plan_id: int) -> TreatmentPlan:
+    return (
+        TreatmentPlan.objects.select_for_update()
+        .select_related("patient", "clinic", "provider", "protocol")
+        .get(pk=plan_id)
+    )
+
+
+def _replan(
+    plan: TreatmentPlan, *, now: dt.datetime, reason: str, moved=None, missed=(), cancelled=()
+) -> SyncResult:
+    """Re-plan a locked plan with the engine and write the difference."""
+    items = list(plan.items.all())
+    reminders = list(plan.reminders.select_related("item"))
+    current = engine.engine_plan_from_rows(plan, items, reminders)
+    calendar, prefs, opts = _engine_inputs(plan.patient, plan.clinic, plan.options)
+    completed = [i.key for i in items if i.status == PlanItem.Status.COMPLETED]
+    missed = [*missed, *(i.key for i in items if i.status == PlanItem.Status.MISSED)]
+    try:
+        new_plan = scheduler.replan(
+            plan=current, protocol=plan.protocol.engine_protocol(), clinic=calendar,
+            patient=prefs, now=now, moved=moved or {}, missed=missed, cancelled=cancelled,
+            completed=completed, options=opts,
+        )  # fmt: skip
+    except scheduler.PlanningError as exc:
+        raise planning_error_to_validation_error(exc) from exc
+    sync = apply_engine_plan(plan, new_plan, now=now, reason=reason)
+    plan.save(update_fields=["planning_notes", "updated_at"])
+    return sync
+
+
+def _require_active(plan: TreatmentPlan, action: str) -> None:
+    if plan.status not in (TreatmentPlan.Status.ACTIVE, TreatmentPlan.Status.DRAFT):
+        raise ValidationError(
+            {"status": f"Cannot {action}: the plan is {plan.get_status_display().lower()}."}
+        )
+
+
+@transaction.atomic
+def item_reschedule(
+    *, item: PlanItem, new_start: dt.datetime, now: dt.datetime | None = None
+) -> PlanChangeResult:
+    """Move one item; its reminders move with it, later items only where a rule would break."""
+    now = _now(now)
+    plan = _locked_plan(item.plan_id)
+    item = plan.items.get(pk=item.pk)
+    _require_active(plan, "reschedule")
+    if item.status != PlanItem.Status.SCHEDULED:
+        raise ValidationError(
+            {"new_start": f"{item.title} is {item.get_status_display().lower()}; only a scheduled "
+                          "item can be rescheduled."}
+        )  # fmt: skip
+    if timezone.is_naive(new_start):
+        raise ValidationError({"new_start": "The new start needs a time zone or UTC offset."})
+    if new_start <= now:
+        raise ValidationError({"new_start": "The new start must be in the future."})
+    sync = _replan(
+        plan, now=now, reason=f"{item.title} rescheduled", moved={item.key: new_start.astimezone(dt.UTC)}
+    )
+    return PlanChangeResult(plan, sync)
+
+
+def _withdraw_dependent_reminders(item: PlanItem, reason: str) -> int:
+    """A session that did not happen takes its day-after and follow-up messages with it."""
+    return Reminder.objects.filter(
+        item=item, requires_attended=True, status__in=Reminder.PENDING
+    ).update(status=Reminder.Status.CANCELLED, status_reason=reason, lease_expires_at=None)
+
+
+def _set_item_status(item: PlanItem, status: str, outcome_notes: str) -> tuple[TreatmentPlan, PlanItem]:
+    plan = _locked_plan(item.plan_id)
+    item = plan.items.get(pk=item.pk)
+    if item.status in (PlanItem.Status.COMPLETED, PlanItem.Status.CANCELLED):
+        raise ValidationError(
+            {"status": f"{item.title} is already {item.get_status_display().lower()}."}
+        )
+    item.status = status
+    if outcome_notes:
+        item.outcome_notes = outcome_notes
+    item.save(update_fields=["status", "outcome_notes"])
+    return plan, item
+
+
+@transaction.atomic
+def item_mark_completed(*, item: PlanItem, outcome_notes: str = "") -> PlanItem:
+    """Record that the item took place (or, for an assessment, that it was answered)."""
+    plan, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes)
+    if item.kind in (PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN):
+        # Answered: the remaining repeats of its prompt stop.
+        Reminder.objects.filter(
+            item=item, status__in=Reminder.PENDING, audience=Reminder.Audience.PATIENT
+        ).update(status=Reminder.Status.CANCELLED, status_reason="answered", lease_expires_at=None)
+    return item
+
+
+@transaction.atomic
+def item_mark_missed(
+    *, item: PlanItem, outcome_notes: str = "", replan: bool = False, now: dt.datetime | None = None
+) -> PlanChangeResult:
+    """A no-show: withdraw what depended on it; optionally re-plan the rest of the course."""
+    plan, item = _set_item_status(item, PlanItem.Status.MISSED, outcome_notes)
+    withdrawn = _withdraw_dependent_reminders(item, f"{item.title} was missed")
+    sync = SyncResult(reminders_cancelled=withdrawn)
+    if replan:
+        sync = _replan(plan, now=_now(now), reason=f"{item.title} missed", missed=[item.key])
+        sync.reminders_cancelled += withdrawn
+    return PlanChangeResult(plan, sync)
+
+
+@transaction.atomic
+def item_cancel(*, item: PlanItem, reason: str = "") -> PlanItem:
+    plan, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
+    item.calendar_sequence += 1
+    item.save(update_fields=["calendar_sequence"])
+    Reminder.objects.filter(item=item, status__in=Reminder.PENDING).update(
+        status=Reminder.Status.CANCELLED, status_reason=f"{item.title} cancelled",
+        lease_expires_at=None,
+    )  # fmt: skip
+    return item
+
+
+def _cancel_pending(plan: TreatmentPlan, reason: str, now: dt.datetime) -> int:
+    return (
+        Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING)
+        .exclude(sending_until__gt=now)
+        .update(status=Reminder.Status.CANCELLED, status_reason=reason, lease_expires_at=None)
+    )
+
+
+@transaction.atomic
+def plan_pause(*, plan: TreatmentPlan, now: dt.datetime | None = None) -> PlanChangeResult:
+    """Stop all messages; items keep their dates until the plan is resumed and re-planned."""
+    now = _now(now)
+    plan = _locked_plan(plan.pk)
+    _require_active(plan, "pause")
+    plan.status, plan.paused_at = TreatmentPlan.Status.PAUSED, now
+    plan.save(update_fields=["status", "paused_at", "updated_at"])
+    return PlanChangeResult(plan, SyncResult(reminders_cancelled=_cancel_pending(plan, "plan paused", now)))
+
+
+@transaction.atomic
+def plan_resume(*, plan: TreatmentPlan, now: dt.datetime | None = None) -> PlanChangeResult:
+    """Resume from today: items that fell in the pause move forward, reminders are re-planned."""
+    now = _now(now)
+    plan = _locked_plan(plan.pk)
+    if plan.status != TreatmentPlan.Status.PAUSED:
+        raise ValidationError({"status": "Only a paused plan can be resumed."})
+    plan.status, plan.paused_at = TreatmentPlan.Status.ACTIVE, None
+    plan.save(update_fields=["status", "paused_at", "updated_at"])
+    # Reminders cancelled by the pause come back through the re-plan as new pending rows.
+    Reminder.objects.filter(
+        plan=plan, status=Reminder.Status.CANCELLED, status_reason="plan paused"
+    ).delete()
+    overdue = {
+        i.key: None for i in plan.items.all()
+        if i.status == PlanItem.Status.SCHEDULED and i.start <= now
+    }  # fmt: skip
+    sync = _replan(plan, now=now, reason="plan resumed", missed=list(overdue))
+    return PlanChangeResult(plan, sync)
+
+
+@transaction.atomic
+def plan_cancel(*, plan: TreatmentPlan, reason: str = "", now: dt.datetime | None = None) -> PlanChangeResult:
+    """Cancel the course: scheduled items are cancelled, pending reminders never go out."""
+    now = _now(now)
+    plan = _locked_plan(plan.pk)
+    if plan.status in (TreatmentPlan.Status.CANCELLED, TreatmentPlan.Status.COMPLETED):
+        raise ValidationError({"status": f"The plan is already {plan.status}."})
+    plan.status = TreatmentPlan.Status.CANCELLED
+    if reason:
+        plan.notes = f"{plan.notes}\nCancelled: {reason}".strip()
+    plan.save(update_fields=["status", "notes", "updated_at"])
+    items = plan.items.filter(status=PlanItem.Status.SCHEDULED)
+    cancelled_titles = list(items.values_list("title", flat=True))
+    items.update(status=PlanItem.Status.CANCELLED, calendar_sequence=F("calendar_sequence") + 1)
+    sync = SyncResult(
+        items_cancelled=cancelled_titles,
+        reminders_cancelled=_cancel_pending(plan, "plan cancelled", now),
+    )
+    return PlanChangeResult(plan, sync)

@@ -1,0 +1,183 @@
+"""Write an engine plan onto the database rows of a treatment plan, moving only what changed.
+
+Reminder rows are keyed by the engine's stable keys, so re-planning is an UPDATE of the rows
+that moved, an INSERT of new ones and a cancellation of those the new plan no longer has;
+nothing is ever queued in Celery that would need revoking. Rows already sent, failed, skipped
+or expired are history and stay as they are, and so does a row a worker is sending right now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import scheduler
+from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders.models import Reminder
+
+REMINDER_FIELDS = (
+    "audience", "channel", "message_kind", "send_at", "not_after", "requires_attended",
+    "priority", "repeat_index", "rule",
+)  # fmt: skip
+ITEM_FIELDS = ("kind", "sequence", "title", "start", "end", "local_date", "local_time", "time_zone")
+
+
+@dataclass
+class Moved:
+    label: str
+    old: dt.datetime | None
+    new: dt.datetime | None
+
+
+@dataclass
+class SyncResult:
+    items_created: int = 0
+    items_moved: list[Moved] = field(default_factory=list)
+    items_cancelled: list[str] = field(default_factory=list)
+    reminders_created: int = 0
+    reminders_moved: list[Moved] = field(default_factory=list)
+    reminders_cancelled: int = 0
+
+    def summary(self) -> str:
+        parts = []
+        if self.items_moved:
+            parts.append(
+                "moved " + ", ".join(f"{m.label} to {m.new:%a %d %b %H:%M} UTC" for m in self.items_moved)
+            )
+        if self.reminders_moved:
+            parts.append(f"{len(self.reminders_moved)} reminder(s) moved with them")
+        if self.items_cancelled:
+            parts.append("withdrew " + ", ".join(self.items_cancelled))
+        if self.reminders_cancelled:
+            parts.append(f"{self.reminders_cancelled} pending reminder(s) cancelled")
+        if self.reminders_created:
+            parts.append(f"{self.reminders_created} reminder(s) added")
+        return "; ".join(parts) or "nothing changed"
+
+
+def _item_values(p: scheduler.PlannedItem) -> dict:
+    return {
+        "kind": p.kind,
+        "sequence": p.sequence,
+        "title": p.title,
+        "start": p.start,
+        "end": p.end,
+        "local_date": p.local_date,
+        "local_time": p.local_time,
+        "time_zone": p.time_zone,
+        "provider_role": p.provider_role or "",
+        "observation_minutes": p.observation_minutes,
+        "depends_on": p.depends_on or "",
+    }
+
+
+def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncResult) -> dict:
+    rows = {row.key: row for row in plan.items.all()}
+    new, changed = [], []
+    for planned in engine_plan.items:
+        row = rows.get(planned.key)
+        if row is None:
+            row = PlanItem(plan=plan, key=planned.key, **_item_values(planned))
+            if planned.kind != PlanItem.Kind.TASK:
+                row.provider = plan.provider
+            new.append(row)
+            rows[planned.key] = row
+            continue
+        if row.status != PlanItem.Status.SCHEDULED:
+            continue
+        values = _item_values(planned)
+        if any(getattr(row, k) != v for k, v in values.items()):
+            if row.start != planned.start:
+                result.items_moved.append(Moved(row.title, row.start, planned.start))
+                row.calendar_sequence += 1
+            for k, v in values.items():
+                setattr(row, k, v)
+            changed.append(row)
+    planned_keys = {p.key for p in engine_plan.items}
+    for key, row in rows.items():
+        if key not in planned_keys and row.status == PlanItem.Status.SCHEDULED and row.pk:
+            row.status = PlanItem.Status.CANCELLED
+            row.calendar_sequence += 1
+            result.items_cancelled.append(row.title)
+            changed.append(row)
+    PlanItem.objects.bulk_create(new)
+    if changed:
+        PlanItem.objects.bulk_update(
+            changed, [*ITEM_FIELDS, "provider_role", "observation_minutes", "depends_on",
+                      "status", "calendar_sequence"],
+        )  # fmt: skip
+    result.items_created = len(new)
+    return rows
+
+
+def _reminder_values(r: scheduler.PlannedReminder) -> dict:
+    return {
+        "audience": r.audience,
+        "channel": r.channel,
+        "message_kind": r.message_kind,
+        "send_at": r.send_at,
+        "not_after": r.not_after,
+        "requires_attended": r.requires_attended,
+        "priority": r.priority,
+        "repeat_index": r.repeat_index,
+        "rule": r.rule,
+    }
+
+
+def _sync_reminders(
+    plan: TreatmentPlan, engine_plan: scheduler.Plan, items: dict, now: dt.datetime, reason: str,
+    result: SyncResult,
+) -> None:  # fmt: skip
+    rows = {r.key: r for r in plan.reminders.all()}
+    new, changed = [], []
+    for planned in engine_plan.reminders:
+        item = items.get(planned.item_key) if planned.item_key else None
+        row = rows.get(planned.key)
+        values = _reminder_values(planned)
+        if row is None:
+            recipient = (
+                {"patient": plan.patient}
+                if planned.audience == Reminder.Audience.PATIENT
+                else {"provider": (item.provider if item and item.provider_id else plan.provider)}
+            )
+            new.append(Reminder(plan=plan, item=item, key=planned.key, **values, **recipient))
+            continue
+        if row.status not in Reminder.PENDING or (row.sending_until and row.sending_until > now):
+            continue
+        if any(getattr(row, k) != v for k, v in values.items()):
+            if row.send_at != planned.send_at:
+                result.reminders_moved.append(Moved(row.key, row.send_at, planned.send_at))
+            for k, v in values.items():
+                setattr(row, k, v)
+            row.status, row.lease_expires_at, row.status_reason = Reminder.Status.SCHEDULED, None, ""
+            changed.append(row)
+    planned_keys = {r.key for r in engine_plan.reminders}
+    for key, row in rows.items():
+        if key not in planned_keys and row.status in Reminder.PENDING:
+            if row.sending_until and row.sending_until > now:
+                continue
+            row.status, row.status_reason, row.lease_expires_at = (
+                Reminder.Status.CANCELLED, reason[:200], None
+            )
+            changed.append(row)
+            result.reminders_cancelled += 1
+    Reminder.objects.bulk_create(new)
+    if changed:
+        Reminder.objects.bulk_update(
+            changed, [*REMINDER_FIELDS, "status", "status_reason", "lease_expires_at"]
+        )
+    result.reminders_created = len(new)
+
+
+def apply_engine_plan(
+    plan: TreatmentPlan, engine_plan: scheduler.Plan, *, now: dt.datetime, reason: str
+) -> SyncResult:
+    """Make the plan's rows say what `engine_plan` says. Call inside the caller's transaction."""
+    result = SyncResult()
+    items = _sync_items(plan, engine_plan, result)
+    _sync_reminders(plan, engine_plan, items, now, reason, result)
+    plan.planning_notes = [
+        {"code": n.code, "message": n.message, "item": n.item_key, "reminder": n.reminder_key}
+        for n in engine_plan.notes
+    ]
+    return result

@@ -1,0 +1,58 @@
+"""Patient pages behind signed links, and the provider dashboard behind login."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from backend.patients.models import Patient
+from backend.plans import selectors, services
+from backend.plans.models import PlanItem
+from backend.reminders.links import PATIENT_LINK_MAX_AGE, read_token
+
+
+def _patient_from_token(token: str) -> Patient:
+    try:
+        payload = read_token("patient", token, max_age=PATIENT_LINK_MAX_AGE)
+    except signing.BadSignature as exc:  # includes SignatureExpired
+        raise Http404("This link is not valid any more.") from exc
+    return get_object_or_404(Patient.objects.select_related("clinic"), pk=payload["p"])
+
+
+def patient_schedule(request: HttpRequest, token: str) -> HttpResponse:
+    patient = _patient_from_token(token)
+    items = selectors.patient_upcoming_items(patient_id=patient.pk, now=timezone.now())
+    return render(
+        request, "pages/patient_schedule.html", {"patient": patient, "items": items, "token": token}
+    )
+
+
+def patient_item(request: HttpRequest, token: str, item_id: int) -> HttpResponse:
+    """A check-in or assessment: the patient answers, which completes the item."""
+    patient = _patient_from_token(token)
+    item = get_object_or_404(PlanItem, pk=item_id, plan__patient=patient)
+    error = ""
+    if request.method == "POST":
+        if item.kind not in (PlanItem.Kind.CHECK_IN, PlanItem.Kind.ASSESSMENT):
+            raise PermissionDenied
+        try:
+            services.item_mark_completed(item=item, outcome_notes=request.POST.get("answer", "")[:2000])
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        item.refresh_from_db()
+    return render(
+        request, "pages/patient_item.html", {"patient": patient, "item": item, "token": token, "error": error}
+    )
+
+
+@login_required
+def provider_dashboard(request: HttpRequest) -> HttpResponse:
+    provider = getattr(request.user, "provider", None)
+    if provider is None:
+        raise PermissionDenied("Only providers have a dashboard.")
+    items = selectors.provider_upcoming_items(provider_id=provider.pk, now=timezone.now())
+    return render(request, "pages/provider_dashboard.html", {"provider": provider, "items": items})

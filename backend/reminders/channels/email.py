@@ -1,0 +1,73 @@
+"""Email through Django's email API, so SMTP, anymail providers and file backends all fit."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail.message import make_msgid
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.filebased import EmailBackend as DjangoFileBackend
+
+from backend.reminders.channels import DeliveryError, OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+
+class FileAndLogBackend(DjangoFileBackend):
+    """Django's file backend writing to OUTBOX_DIR/email, plus one log line per message."""
+
+    def __init__(self, *args, **kwargs):
+        directory = Path(settings.OUTBOX_DIR) / "email"
+        directory.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("file_path", str(directory))
+        super().__init__(*args, **kwargs)
+
+    def send_messages(self, email_messages):
+        for message in email_messages:
+            log.info("Email to %s: %s", ", ".join(message.to), message.subject)
+        return super().send_messages(email_messages)
+
+
+def send_email(message: OutgoingEmail) -> str:
+    """Send one email; return the provider's message id (anymail) or the Message-ID header."""
+    headers = dict(message.headers)
+    # Our own Message-ID, so the id we record is the one the recipient's server sees.
+    headers.setdefault("Message-ID", make_msgid(idstring=f"reminder-{message.reminder_id}"))
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.text,
+        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=[message.to],
+        headers=headers,
+    )
+    email.attach_alternative(message.html, "text/html")
+    for filename, content, mimetype in message.attachments:
+        email.attach(filename, content, mimetype)
+    try:
+        get_connection(fail_silently=False).send_messages([email])
+    except smtplib.SMTPRecipientsRefused as exc:
+        # 5xx for the recipient is a hard bounce at submission time.
+        codes = [code for code, _ in exc.recipients.values()]
+        raise DeliveryError(
+            f"recipient refused: {exc.recipients}", permanent=all(c >= 500 for c in codes)
+        ) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(
+            f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500
+        ) from exc
+    except (smtplib.SMTPException, socket.error, OSError) as exc:
+        raise DeliveryError(f"email server unreachable: {exc}") from exc
+    except Exception as exc:
+        # anymail raises AnymailRecipientsRefused / AnymailAPIError; treat refused as permanent.
+        name = exc.__class__.__name__
+        if name.startswith("Anymail"):
+            raise DeliveryError(f"{name}: {exc}", permanent="Refused" in name) from exc
+        raise
+    status = getattr(email, "anymail_status", None)
+    if status is not None and getattr(status, "message_id", None):
+        return str(status.message_id)
+    return headers["Message-ID"]

@@ -1,0 +1,123 @@
+"""May this reminder still go out, now? Checked at send time, not only when planning.
+
+Consent and opt-out can change after a plan is built, a session can be missed or cancelled, a
+plan paused, an assessment answered; and quiet hours and the SMS budget depend on what actually
+went out. Each "no" carries its reason, which the row keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders.models import Reminder
+
+# The FCC's 2015 healthcare exemption under the TCPA allows, without express written consent,
+# at most one healthcare text a day and three a week (FCC 15-72, para. 147).
+TCPA_DAILY, TCPA_WEEKLY = 1, 3
+ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # send | skip | expired | later
+    reason: str = ""
+    send_at: dt.datetime | None = None
+
+
+SEND = Verdict("send")
+
+
+def _plan_and_item(reminder: Reminder) -> Verdict | None:
+    plan, item = reminder.plan, reminder.item
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        return Verdict("skip", f"plan is {plan.status}")
+    if item is None:
+        return None
+    if item.status == PlanItem.Status.CANCELLED:
+        return Verdict("skip", f"{item.title} was cancelled")
+    if reminder.requires_attended and item.status == PlanItem.Status.MISSED:
+        return Verdict("skip", f"{item.title} did not take place")
+    if (
+        item.kind in ANSWERED_KINDS
+        and item.status == PlanItem.Status.COMPLETED
+        and reminder.audience == Reminder.Audience.PATIENT
+    ):
+        return Verdict("skip", "already answered")
+    return None
+
+
+def _consent(reminder: Reminder) -> Verdict | None:
+    if reminder.audience == Reminder.Audience.PROVIDER:
+        provider = reminder.provider
+        if not provider.active:
+            return Verdict("skip", "provider is inactive")
+        if reminder.channel == Reminder.Channel.EMAIL and not provider.user.email:
+            return Verdict("skip", "provider has no email address")
+        if reminder.channel == Reminder.Channel.SMS and not provider.mobile:
+            return Verdict("skip", "provider has no mobile number")
+        return None
+    patient = reminder.plan.patient
+    if reminder.channel == Reminder.Channel.EMAIL and not patient.may_email:
+        return Verdict("skip", "no email consent, opted out, or no address")
+    if reminder.channel == Reminder.Channel.SMS and not patient.may_sms:
+        return Verdict("skip", "no SMS consent, opted out (STOP), or no number")
+    return None
+
+
+def _quiet_hours(reminder: Reminder, now: dt.datetime) -> Verdict | None:
+    patient = reminder.plan.patient
+    if reminder.audience != Reminder.Audience.PATIENT or not patient.quiet_start or not patient.quiet_end:
+        return None
+    start, end = patient.quiet_start, patient.quiet_end
+    if start == end:
+        return None
+    local = now.astimezone(ZoneInfo(patient.time_zone))
+    wall = local.time()
+    quiet = (start <= wall < end) if start < end else (wall >= start or wall < end)
+    if not quiet:
+        return None
+    resume_day = local.date() if wall < end else local.date() + dt.timedelta(days=1)
+    resume = dt.datetime.combine(resume_day, end, tzinfo=local.tzinfo).astimezone(dt.UTC)
+    if resume > reminder.not_after:
+        return Verdict("skip", "quiet hours last past the point where it is useful")
+    return Verdict("later", "quiet hours; moved to their end", send_at=resume)
+
+
+def _sms_budget(reminder: Reminder, now: dt.datetime) -> Verdict | None:
+    if reminder.channel != Reminder.Channel.SMS or reminder.audience != Reminder.Audience.PATIENT:
+        return None
+    patient, clinic = reminder.plan.patient, reminder.plan.clinic
+    daily, weekly = (
+        (clinic.sms_daily_limit, clinic.sms_weekly_limit)
+        if patient.sms_written_consent
+        else (TCPA_DAILY, TCPA_WEEKLY)
+    )
+    local = now.astimezone(ZoneInfo(patient.time_zone))
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+    sent = Reminder.objects.filter(
+        patient=patient, channel=Reminder.Channel.SMS, status=Reminder.Status.SENT,
+        sent_at__gte=day_start - dt.timedelta(days=6),
+    ).values_list("sent_at", flat=True)  # fmt: skip
+    sent = list(sent)
+    if sum(1 for at in sent if at >= day_start) >= daily:
+        return Verdict("skip", f"SMS budget: {daily} a day already sent")
+    if len(sent) >= weekly:
+        return Verdict("skip", f"SMS budget: {weekly} in 7 days already sent")
+    return None
+
+
+def check(reminder: Reminder, *, now: dt.datetime) -> Verdict:
+    if now > reminder.not_after:
+        return Verdict("expired", "too late to be useful")
+    for rule in (_plan_and_item, _consent):
+        verdict = rule(reminder)
+        if verdict:
+            return verdict
+    for timed_rule in (_quiet_hours, _sms_budget):
+        verdict = timed_rule(reminder, now)
+        if verdict:
+            return verdict
+    return SEND

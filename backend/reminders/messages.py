@@ -1,0 +1,147 @@
+"""Turn a Reminder row into the message a channel backend sends: context, words, headers, .ics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.urls import reverse
+
+from backend.plans.models import PlanItem
+from backend.reminders import links
+from backend.reminders.channels import OutgoingEmail, OutgoingSms
+from backend.reminders.content import RenderedMessage, render_message
+from backend.reminders.ics import session_invitation
+from backend.reminders.models import Reminder
+
+SESSION_KINDS = {"dosing", "integration", "preparation", "booster"}
+TREATMENT_NAMES = {
+    "iv-ketamine-induction-trd": "ketamine",
+    "esketamine-nasal-spray": "esketamine",
+    "ketamine-assisted-psychotherapy": "ketamine-assisted therapy",
+    "chronic-pain-infusion-series": "ketamine",
+}
+
+
+def _when(value: dt.datetime, zone: str) -> tuple[str, str, str]:
+    local = value.astimezone(ZoneInfo(zone))
+    day = f"{local:%a} {local.day} {local:%b}"
+    time = local.strftime("%I:%M %p").lstrip("0")
+    return f"{day}, {time}", day, time
+
+
+def _provider_items(reminder: Reminder) -> list[dict]:
+    """Tomorrow's check-ins for the provider notice: times, titles and initials only."""
+    if reminder.item is None:
+        return []
+    start = reminder.item.start
+    day = start.astimezone(ZoneInfo(reminder.plan.clinic.time_zone)).date()
+    siblings = PlanItem.objects.filter(
+        plan__clinic=reminder.plan.clinic_id,
+        plan__provider=reminder.provider_id,
+        kind=PlanItem.Kind.CHECK_IN,
+        status=PlanItem.Status.SCHEDULED,
+        start__range=(start - dt.timedelta(days=1), start + dt.timedelta(days=1)),
+    ).select_related("plan__patient")
+    items = []
+    for item in siblings:
+        local = item.start.astimezone(ZoneInfo(reminder.plan.clinic.time_zone))
+        if local.date() != day:
+            continue
+        patient = item.plan.patient
+        items.append(
+            {
+                "time": local.strftime("%I:%M %p").lstrip("0"),
+                "title": item.title,
+                "patient_initials": f"{patient.first_name[:1]}{patient.last_name[:1]}",
+            }
+        )
+    return sorted(items, key=lambda i: i["time"])
+
+
+def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> dict:
+    plan, clinic, patient = reminder.plan, reminder.plan.clinic, reminder.plan.patient
+    item = reminder.item
+    zone = patient.time_zone if reminder.audience == Reminder.Audience.PATIENT else clinic.time_zone
+    context: dict[str, object] = {
+        "clinic_name": clinic.sender_name or clinic.name,
+        "clinic_phone": clinic.phone.as_national if clinic.phone else "",
+        "clinic_email": clinic.sender_email,
+        "names_treatment": clinic.name_treatment_in_messages,
+        "treatment_name": TREATMENT_NAMES.get(plan.protocol.slug, "your treatment"),
+        "patient_first_name": patient.first_name,
+        "unsubscribe_url": links.unsubscribe_url(patient.pk),
+        "schedule_url": links.patient_schedule_url(patient.pk),
+        "repeat_index": reminder.repeat_index,
+    }
+    if item is not None:
+        when, day, time = _when(item.start, zone)
+        context.update(item_title=item.title, item_when=when, item_date=day, item_time=time)
+        context["link_url"] = links.patient_item_url(patient.pk, item.pk)
+    if reminder.audience == Reminder.Audience.PROVIDER:
+        provider = reminder.provider
+        context["provider_name"] = provider.user.get_full_name() or provider.user.get_username()
+        context["schedule_url"] = links.absolute(reverse("provider-dashboard"))
+        context["items"] = _provider_items(reminder) if with_provider_items else []
+        context["task_title"] = item.title if item else "Task"
+        context["due_date"] = _when(item.end if item else reminder.not_after, zone)[1]
+        context["link_url"] = links.absolute(reverse("provider-dashboard"))
+    return context
+
+
+def render(reminder: Reminder, *, with_provider_items: bool = True) -> RenderedMessage:
+    language = reminder.plan.patient.language if reminder.audience == "patient" else "en"
+    context = build_context(reminder, with_provider_items=with_provider_items)
+    return render_message(kind=reminder.message_kind, language=language, context=context)
+
+
+def recipient_address(reminder: Reminder) -> str:
+    if reminder.audience == Reminder.Audience.PATIENT:
+        patient = reminder.plan.patient
+        return patient.email if reminder.channel == Reminder.Channel.EMAIL else str(patient.mobile)
+    provider = reminder.provider
+    return provider.user.email if reminder.channel == Reminder.Channel.EMAIL else str(provider.mobile)
+
+
+def build_sms(reminder: Reminder, rendered: RenderedMessage) -> OutgoingSms:
+    return OutgoingSms(
+        to=recipient_address(reminder),
+        body=rendered.sms,
+        reminder_id=reminder.pk,
+        status_callback=links.absolute(reverse("twilio-status")),
+    )
+
+
+def build_email(reminder: Reminder, rendered: RenderedMessage, *, now: dt.datetime) -> OutgoingEmail:
+    clinic = reminder.plan.clinic
+    headers = {}
+    if reminder.audience == Reminder.Audience.PATIENT:
+        unsubscribe = links.unsubscribe_url(reminder.plan.patient_id)
+        # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to this URL.
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    attachments = ()
+    item = reminder.item
+    if item is not None and item.kind in SESSION_KINDS and reminder.audience == "patient":
+        ics = session_invitation(
+            item,
+            attendee_email=recipient_address(reminder),
+            organizer_email=clinic.sender_email or settings.DEFAULT_FROM_EMAIL,
+            clinic_name=clinic.sender_name or clinic.name,
+            now=now,
+        )
+        attachments = (("session.ics", ics, "text/calendar; method=REQUEST"),)
+    from_email = (
+        f"{clinic.sender_name or clinic.name} <{clinic.sender_email}>" if clinic.sender_email else ""
+    )
+    return OutgoingEmail(
+        to=recipient_address(reminder),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        reminder_id=reminder.pk,
+        from_email=from_email,
+        headers=headers,
+        attachments=attachments,
+    )

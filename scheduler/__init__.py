@@ -1,0 +1,49 @@
+"""Aftercare's planning engine: a protocol plus constraints in, a dated plan with reminders out.
+
+Pure Python (stdlib, ``holidays``, ``PyYAML``): no Django, no database, no clock reads -- the caller
+passes ``now``. All the product's time arithmetic (DST, quiet hours, working days, SMS budgets)
+lives here so it can be tested exhaustively and benchmarked alone. See ``timeutil`` for the DST
+rule and ``offsets`` for the reminder-rule language.
+"""
+
+from __future__ import annotations
+
+from .calendar import ClinicCalendar
+from .errors import PlanningError
+from .model import (
+    ITEM_KINDS,
+    MESSAGE_KINDS,
+    Plan,
+    PlanChange,
+    PlannedItem,
+    PlannedReminder,
+    PlanNote,
+)
+from .offsets import parse_offset
+from .planner import build_plan, effective_rules, replan
+from .preferences import PatientPreferences, PlanOptions
+from .protocol import ItemSpec, Protocol, ReminderRule, load_library
+from .protocol_parse import protocol_from_dict
+
+__all__ = [
+    "ITEM_KINDS",
+    "MESSAGE_KINDS",
+    "ClinicCalendar",
+    "ItemSpec",
+    "PatientPreferences",
+    "Plan",
+    "PlanChange",
+    "PlanNote",
+    "PlanOptions",
+    "PlannedItem",
+    "PlannedReminder",
+    "PlanningError",
+    "Protocol",
+    "ReminderRule",
+    "build_plan",
+    "effective_rules",
+    "load_library",
+    "parse_offset",
+    "protocol_from_dict",
+    "replan",
+]

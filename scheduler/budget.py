@@ -1,0 +1,120 @@
+"""The per-patient SMS budget.
+
+Without the patient's express written consent on file, healthcare reminder texts rely on the
+FCC's 2015 TCPA healthcare exemption (FCC 15-72, Declaratory Ruling and Order of 10 July 2015,
+https://docs.fcc.gov/public/attachments/FCC-15-72A1.pdf), which among other conditions limits
+them to one message a day and three a week per patient. We count days on the
+patient's own calendar and "a week" as any seven consecutive days, the stricter reading.
+
+Texts are granted in priority order (preparation before follow-up, then earlier first), so when a
+day is over budget the most important text keeps the SMS channel -- same-day texts are merged --
+and the rest move to email, or are dropped when an email copy of the same message already exists
+or the patient takes no email. Every such change is a plan note. With written consent, the
+clinic's own limits (``PlanOptions``) or the patient's chosen limits apply, the lower one winning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from .model import PlannedReminder, PlanNote
+from .preferences import PatientPreferences, PlanOptions
+from .reminders import reminder_key
+
+__all__ = ["TCPA_DAILY_LIMIT", "TCPA_WEEKLY_LIMIT", "apply_sms_budget", "sms_limits"]
+
+TCPA_DAILY_LIMIT = 1
+TCPA_WEEKLY_LIMIT = 3
+
+
+def _lowest(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def sms_limits(patient: PatientPreferences, options: PlanOptions) -> tuple[int | None, int | None]:
+    """(daily, weekly) SMS limits for this patient; ``None`` means no limit."""
+    daily = _lowest(patient.sms_daily_limit, options.sms_daily_limit)
+    weekly = _lowest(patient.sms_weekly_limit, options.sms_weekly_limit)
+    if patient.sms_written_consent:
+        return daily, weekly
+    return _lowest(TCPA_DAILY_LIMIT, daily), _lowest(TCPA_WEEKLY_LIMIT, weekly)
+
+
+def apply_sms_budget(
+    reminders: Sequence[PlannedReminder],
+    patient: PatientPreferences,
+    options: PlanOptions,
+    notes: list[PlanNote],
+    committed: Iterable[PlannedReminder] = (),
+) -> list[PlannedReminder]:
+    """Return ``reminders`` with patient texts beyond the budget merged, moved or dropped.
+
+    ``committed`` texts (kept unchanged by a re-plan) use up budget but are never touched.
+    """
+    daily, weekly = sms_limits(patient, options)
+    if daily is None and weekly is None:
+        return list(reminders)
+    zone = patient.zone
+    per_day: dict[int, int] = {}
+    for text in committed:
+        if text.audience == "patient" and text.channel == "sms":
+            day = text.send_at.astimezone(zone).date().toordinal()
+            per_day[day] = per_day.get(day, 0) + 1
+
+    def fits(day: int) -> bool:
+        if daily is not None and per_day.get(day, 0) >= daily:
+            return False
+        if weekly is None:
+            return True
+        for first in range(day - 6, day + 1):
+            if sum(per_day.get(d, 0) for d in range(first, first + 7)) >= weekly:
+                return False
+        return True
+
+    texts = [r for r in reminders if r.audience == "patient" and r.channel == "sms"]
+    texts.sort(key=lambda r: (-r.priority, r.send_at, r.key))
+    emailed = {(r.item_key, r.rule, r.repeat_index) for r in reminders if r.channel == "email"}
+    refused: dict[str, str] = {}
+    for text in texts:
+        day = text.send_at.astimezone(zone).date().toordinal()
+        if fits(day):
+            per_day[day] = per_day.get(day, 0) + 1
+        elif daily is not None and per_day.get(day, 0) >= daily:
+            refused[text.key] = "sms.merged_same_day"
+        else:
+            refused[text.key] = "sms.weekly_limit"
+    if not refused:
+        return list(reminders)
+    out: list[PlannedReminder] = []
+    for reminder in reminders:
+        code = refused.get(reminder.key)
+        if code is None:
+            out.append(reminder)
+            continue
+        limit = (
+            f"more than {daily} text(s) that day"
+            if code == "sms.merged_same_day"
+            else f"more than {weekly} text(s) in seven days"
+        )
+        consent = "" if patient.sms_written_consent else " without written consent (TCPA)"
+        if (reminder.item_key, reminder.rule, reminder.repeat_index) in emailed:
+            action = "dropped; the same message already goes by email"
+        elif "email" in patient.channels:
+            repeat = reminder.repeat_index if reminder.key.count(":") > 2 else None
+            key = reminder_key(reminder.item_key, reminder.rule, "email", repeat)
+            out.append(replace(reminder, key=key, channel="email"))
+            action = f"moved to email as {key}"
+        else:
+            action = "dropped; the patient takes no email"
+            code = "sms.dropped"
+        notes.append(
+            PlanNote(
+                code,
+                f"{reminder.key}: {limit}{consent}; {action}",
+                reminder.item_key,
+                reminder.key,
+            )
+        )
+    return out
