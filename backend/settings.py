@@ -7,6 +7,7 @@ Every knob has a safe development default so `make run` works on a fresh clone; 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -101,7 +102,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default: Celery worker threads in tests need their own
     # connections to the same database, with WAL and a busy timeout rather than shared-cache
     # table locks.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-aftercare.sqlite3")}
+    # Named per process so that parallel test runs never share (and corrupt) one file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-aftercare-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

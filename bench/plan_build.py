@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduler import (  # noqa: E402
+from scheduler import (
     ClinicCalendar,
     PatientPreferences,
     build_plan,

@@ -13,57 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from .calendar import ClinicCalendar
 from .errors import PlanningError
 from .model import PlanChange, PlannedItem, PlanNote
+from .needs import MAX_BACKTRACKS, AnchorConflict, Hint, Need, anchored_need, gap_need
 from .preferences import PatientPreferences, PlanOptions
 from .protocol import ItemSpec, Protocol, Series
 from .timeutil import LocalTimeKind, local_to_utc, resolve_local
 
 __all__ = ["Hint", "Placer"]
 
-DEFAULT_SEARCH_DAYS = 14
 RELAXED_SEARCH_DAYS = 21
 
 
-@dataclass(frozen=True)
-class Hint:
-    """What a re-plan (or ``fixed``) knows about an item before placing it.
-
-    ``fixed``: keep the given item untouched (completed, past, or pinned by the caller).
-    ``moved``: the caller chose ``start``; keep it if the clinic is open then.
-    ``prefer``: keep ``start`` unless a rule now breaks. ``missed``: find a new time after now.
-    ``cancelled``: leave the item out (items anchored to it disappear with it).
-    """
-
-    mode: str
-    start: datetime | None = None
-    item: PlannedItem | None = None
-    reason: str = ""
-
-
-MAX_BACKTRACKS = 12
-
-
-class _AnchorConflict(Exception):
-    """Internal: an anchored item found no time; ``ban`` is the anchor's (key, day) to avoid."""
-
-    def __init__(self, ban: tuple[str, date], error: PlanningError) -> None:
-        super().__init__(str(error))
-        self.ban = ban
-        self.error = error
-
-
-@dataclass
-class _Need:
-    days: list[date]
-    min_start: datetime | None = None
-    max_end: datetime | None = None
-    min_gap_from: PlannedItem | None = None
-    min_gap: timedelta = timedelta(0)
-    failure_rule: str = "calendar.no_slot"
-    failure_text: str = ""
+MISSING: Any = object()  # an anchor instance that was cancelled or skipped
 
 
 @dataclass
@@ -96,7 +61,7 @@ class Placer:
         for _ in range(MAX_BACKTRACKS):
             try:
                 return self._run_once()
-            except _AnchorConflict as conflict:
+            except AnchorConflict as conflict:
                 if conflict.ban in self.banned:
                     raise conflict.error from None
                 self.banned.add(conflict.ban)
@@ -132,7 +97,7 @@ class Placer:
             )
         return series.with_count(wanted)
 
-    def _anchors(self, spec: ItemSpec) -> list[PlannedItem | None] | None:
+    def _anchors(self, spec: ItemSpec) -> list[Any] | None:
         if spec.after is None:
             return [None]
         instances = self.by_spec.get(spec.after.spec)
@@ -143,27 +108,30 @@ class Placer:
             return [instances[numbers[0]]] if numbers else []
         if spec.after.which == "last":
             return [instances[numbers[-1]]] if numbers else []
+        # Absent instances keep their place (as MISSING) so the items after them keep their keys.
         total = max(numbers, default=0)
-        return [instances[n] for n in spec.after.pick(total) if n in instances]
+        return [instances.get(n, MISSING) for n in spec.after.pick(total)]
 
     def _place_series(self, spec: ItemSpec, series: Series) -> None:
         anchors = self._anchors(spec)
         if not anchors:
             return
-        anchor = anchors[0]
+        anchor = next((a for a in anchors if a is not MISSING), None)
+        if anchor is None and spec.after is not None:
+            return
         first_date: date | None = None
         for index in range(series.count):
             key = self._key(spec, index + 1)
             if index == 0:
-                need = self._anchored_need(spec, anchor, spec.offsets_days[0])
+                need = anchored_need(self.start_date, spec, anchor, spec.offsets_days[0])
             else:
                 done = self.by_spec[spec.key]
                 if not done:
-                    need = self._anchored_need(spec, anchor, spec.offsets_days[0])
+                    need = anchored_need(self.start_date, spec, anchor, spec.offsets_days[0])
                     self._place(spec, key, index + 1, need, anchor)
                     continue
                 previous = done[max(done)]
-                need = self._gap_need(spec, series, index, previous, first_date)
+                need = gap_need(spec, series, index, previous, first_date)
             item = self._place(spec, key, index + 1, need, anchor if index == 0 else None)
             if item is not None and first_date is None:
                 first_date = item.local_date
@@ -176,80 +144,19 @@ class Placer:
         for anchor in anchors:
             for offset in spec.offsets_days:
                 number += 1
-                need = self._anchored_need(spec, anchor, offset)
+                if anchor is MISSING:
+                    continue
+                need = anchored_need(self.start_date, spec, anchor, offset)
                 self._place(spec, self._key(spec, number), number, need, anchor)
 
     # -- needs ----------------------------------------------------------------------------
-
-    def _anchored_need(self, spec: ItemSpec, anchor: PlannedItem | None, offset: int) -> _Need:
-        base = anchor.local_date if anchor is not None else self.start_date
-        target = base + timedelta(days=offset)
-        low, high = spec.window_days
-        need = _Need(days=_outward(target, low, high))
-        if anchor is not None:
-            if offset + low >= 0:
-                need.min_start = anchor.end
-            elif offset + high <= 0:
-                need.max_end = anchor.start
-            what = f"{offset + low} to {offset + high} days from {anchor.title}"
-        else:
-            what = f"{offset + low} to {offset + high} days from the start date {base}"
-        need.failure_text = f"no feasible time for {spec.title} {what}"
-        return need
-
-    def _gap_need(
-        self,
-        spec: ItemSpec,
-        series: Series,
-        index: int,
-        previous: PlannedItem,
-        first_date: date | None,
-    ) -> _Need:
-        phase = series.phase_for(index)
-        start_of_phase = 0
-        for earlier in series.phases:
-            if start_of_phase + earlier.count > index:
-                break
-            start_of_phase += earlier.count
-        position = index - start_of_phase - (1 if start_of_phase == 0 else 0)
-        gap = phase.gap_days[position % len(phase.gap_days)]
-        longest = (
-            phase.max_gap_days if phase.max_gap_days is not None else gap + DEFAULT_SEARCH_DAYS
-        )
-        target = previous.local_date + timedelta(days=gap)
-        days = _outward(target, 1 - gap, longest - gap)
-        rule = "spacing.max_gap"
-        if series.max_span_days is not None and first_date is not None:
-            limit = first_date + timedelta(days=series.max_span_days)
-            if any(d > limit for d in days):
-                days = [d for d in days if d <= limit]
-                rule = "spacing.window"
-        return _Need(
-            days=days,
-            min_start=previous.end,
-            min_gap_from=previous,
-            min_gap=timedelta(hours=phase.min_gap_hours),
-            failure_rule=rule,
-            failure_text=(
-                f"no feasible time for {spec.title} {index + 1} within {longest} days of "
-                f"{previous.title}"
-                + (f" ({phase.min_gap_hours:g} h apart at least)" if phase.min_gap_hours else "")
-                + (
-                    f" and within {series.max_span_days} days of the first one"
-                    if series.max_span_days
-                    else ""
-                )
-            ),
-        )
-
-    # -- placing one item -----------------------------------------------------------------
 
     def _place(
         self,
         spec: ItemSpec,
         key: str,
         number: int,
-        need: _Need,
+        need: Need,
         anchor: PlannedItem | None,
     ) -> PlannedItem | None:
         hint = self.hints.get(key)
@@ -290,7 +197,7 @@ class Placer:
             movable = anchor is not None and anchor.key not in self.hints
             if movable and not self.final:
                 assert anchor is not None
-                raise _AnchorConflict((anchor.key, anchor.local_date), error)
+                raise AnchorConflict((anchor.key, anchor.local_date), error)
             raise error
         return self._commit(self._build(spec, key, number, start, depends_on), spec)
 
@@ -299,7 +206,7 @@ class Placer:
         spec: ItemSpec,
         key: str,
         number: int,
-        need: _Need,
+        need: Need,
         start: datetime,
         depends_on: str | None,
     ) -> PlannedItem:
@@ -321,10 +228,10 @@ class Placer:
         self.changes.append(PlanChange(key, old.start if old else None, start, "moved by request"))
         return self._commit(self._build(spec, key, number, start, depends_on), spec)
 
-    def _relaxed(self, spec: ItemSpec, key: str, need: _Need) -> datetime | None:
+    def _relaxed(self, spec: ItemSpec, key: str, need: Need) -> datetime | None:
         """Re-plan fallback: keep clinic hours and minimum gaps, drop maximum gaps and spans."""
         first = max(need.days[0] if need.days else self._today(spec), self._today(spec))
-        relaxed = _Need(
+        relaxed = Need(
             days=[first + timedelta(days=i) for i in range(RELAXED_SEARCH_DAYS)],
             min_start=need.min_start,
             max_end=need.max_end,
@@ -351,7 +258,7 @@ class Placer:
             return self.clinic.zone
         return self.patient.zone
 
-    def _search(self, spec: ItemSpec, need: _Need, key: str = "") -> datetime | None:
+    def _search(self, spec: ItemSpec, need: Need, key: str = "") -> datetime | None:
         for day in need.days:
             if (key, day) in self.banned:
                 continue
@@ -381,12 +288,17 @@ class Placer:
         yield start
 
     def _violation(
-        self, spec: ItemSpec, need: _Need, start: datetime, *, check_day: bool
+        self, spec: ItemSpec, need: Need, start: datetime, *, check_day: bool
     ) -> str | None:
         """The first rule ``start`` breaks for this item, in plain words, or ``None``."""
         end = start + timedelta(minutes=spec.minutes_needed)
         if start < self.now:
             return "start_date.in_past: the time has already passed"
+        if need.min_gap_from is not None and start - need.min_gap_from.start < need.min_gap:
+            hours = need.min_gap.total_seconds() / 3600
+            return f"spacing.min_gap: less than {hours:g} h after {need.min_gap_from.key}"
+        if need.min_start is not None and start < need.min_start:
+            return "order.after_anchor: it would start before the item it follows has ended"
         if check_day:
             local_day = start.astimezone(self._zone(spec)).date()
             if local_day not in need.days:
@@ -395,13 +307,8 @@ class Placer:
                 return "calendar.closed: the clinic is not open for the whole session"
             if spec.on_site and not self._patient_accepts(start):
                 return "preferences.time: outside the patient's preferred days or times"
-        if need.min_start is not None and start < need.min_start:
-            return "order.after_anchor: it would start before the item it follows has ended"
         if need.max_end is not None and end > need.max_end:
             return "order.before_anchor: it would end after the item it precedes has started"
-        if need.min_gap_from is not None and start - need.min_gap_from.start < need.min_gap:
-            hours = need.min_gap.total_seconds() / 3600
-            return f"spacing.min_gap: less than {hours:g} h after {need.min_gap_from.key}"
         if spec.on_site:
             if not check_day and not self.patient.accepts_start(
                 start.astimezone(self.patient.zone)
@@ -463,10 +370,3 @@ class Placer:
         if item.on_site:
             self.busy.append((item.start, item.end))
         return item
-
-
-def _outward(target: date, low: int, high: int) -> list[date]:
-    """Days ``target+low .. target+high`` in search order: the target, later days, earlier days."""
-    later = [target + timedelta(days=i) for i in range(max(low, 0), high + 1)]
-    earlier = [target + timedelta(days=i) for i in range(min(-1, high), low - 1, -1)]
-    return later + earlier

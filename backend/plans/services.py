@@ -133,21 +133,38 @@ def _locked_plan(plan_id: int) -> TreatmentPlan:
 
 
 def _replan(
-    plan: TreatmentPlan, *, now: dt.datetime, reason: str, moved=None, missed=(), cancelled=()
+    plan: TreatmentPlan,
+    *,
+    now: dt.datetime,
+    reason: str,
+    moved=None,
+    missed=(),
+    cancelled=(),
+    rebuild_reminders: bool = False,
 ) -> SyncResult:
-    """Re-plan a locked plan with the engine and write the difference."""
+    """Re-plan a locked plan with the engine and write the difference.
+
+    `rebuild_reminders` recomputes every reminder (after a pause, when none are pending);
+    otherwise the engine keeps the reminders of items that did not move.
+    """
     items = list(plan.items.all())
-    reminders = list(plan.reminders.select_related("item"))
+    reminders = list(plan.reminders.select_related("item").filter(status__in=Reminder.PENDING))
     current = engine.engine_plan_from_rows(plan, items, reminders)
     calendar, prefs, opts = _engine_inputs(plan.patient, plan.clinic, plan.options)
     completed = [i.key for i in items if i.status == PlanItem.Status.COMPLETED]
     missed = [*missed, *(i.key for i in items if i.status == PlanItem.Status.MISSED)]
+    protocol = plan.protocol.engine_protocol()
     try:
         new_plan = scheduler.replan(
-            plan=current, protocol=plan.protocol.engine_protocol(), clinic=calendar,
-            patient=prefs, now=now, moved=moved or {}, missed=missed, cancelled=cancelled,
-            completed=completed, options=opts,
+            plan=current, protocol=protocol, clinic=calendar, patient=prefs, now=now,
+            moved=moved or {}, missed=missed, cancelled=cancelled, completed=completed, options=opts,
         )  # fmt: skip
+        if rebuild_reminders:
+            today = now.astimezone(calendar.zone).date()
+            new_plan = scheduler.build_plan(
+                protocol=protocol, start_date=today, clinic=calendar, patient=prefs, now=now,
+                options=opts, fixed=new_plan.items,
+            )  # fmt: skip
     except scheduler.PlanningError as exc:
         raise planning_error_to_validation_error(exc) from exc
     sync = apply_engine_plan(plan, new_plan, now=now, reason=reason)
@@ -277,11 +294,11 @@ def plan_resume(*, plan: TreatmentPlan, now: dt.datetime | None = None) -> PlanC
     Reminder.objects.filter(
         plan=plan, status=Reminder.Status.CANCELLED, status_reason="plan paused"
     ).delete()
-    overdue = {
-        i.key: None for i in plan.items.all()
-        if i.status == PlanItem.Status.SCHEDULED and i.start <= now
-    }  # fmt: skip
-    sync = _replan(plan, now=now, reason="plan resumed", missed=list(overdue))
+    # Sessions that fell inside the pause move to the next feasible time, like a missed dose.
+    overdue = [
+        i.key for i in plan.items.all() if i.status == PlanItem.Status.SCHEDULED and i.start <= now
+    ]
+    sync = _replan(plan, now=now, reason="plan resumed", missed=overdue, rebuild_reminders=True)
     return PlanChangeResult(plan, sync)
 
 

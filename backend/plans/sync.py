@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
 import scheduler
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
@@ -100,10 +102,10 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
             row.calendar_sequence += 1
             result.items_cancelled.append(row.title)
             changed.append(row)
-    PlanItem.objects.bulk_create(new)
+    bulk_create_with_history(new, PlanItem)
     if changed:
-        PlanItem.objects.bulk_update(
-            changed, [*ITEM_FIELDS, "provider_role", "observation_minutes", "depends_on",
+        bulk_update_with_history(
+            changed, PlanItem, [*ITEM_FIELDS, "provider_role", "observation_minutes", "depends_on",
                       "status", "calendar_sequence"],
         )  # fmt: skip
     result.items_created = len(new)
@@ -161,10 +163,10 @@ def _sync_reminders(
             )
             changed.append(row)
             result.reminders_cancelled += 1
-    Reminder.objects.bulk_create(new)
+    bulk_create_with_history(new, Reminder)
     if changed:
-        Reminder.objects.bulk_update(
-            changed, [*REMINDER_FIELDS, "status", "status_reason", "lease_expires_at"]
+        bulk_update_with_history(
+            changed, Reminder, [*REMINDER_FIELDS, "status", "status_reason", "lease_expires_at"]
         )
     result.reminders_created = len(new)
 

@@ -136,7 +136,7 @@ def render_message(*, kind: str, language: str, context: Mapping[str, object]) -
         subject=" ".join(_render(folder, "subject.txt", values, escape=False).split()),
         text=_tidy_text(_render(folder, "body.txt", values, escape=False)),
         html=_render(folder, "body.html", values, escape=True).strip() + "\n",
-        sms=" ".join((_render(folder, "sms.txt", values, escape=False)).split()),
+        sms=" ".join(to_gsm_friendly(_render(folder, "sms.txt", values, escape=False)).split()),
         language=used_language,
     )
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,7 @@ def dosing(plan):
 def check_iv_spacing(plan) -> None:
     doses = dosing(plan)
     assert [d.key for d in doses] == [f"dosing-{n}" for n in range(1, 7)]
-    for earlier, later in zip(doses, doses[1:], strict=False):
+    for earlier, later in itertools.pairwise(doses):
         assert later.start - earlier.start >= timedelta(hours=48)
         assert (later.local_date - earlier.local_date).days <= 7
     assert (doses[-1].local_date - doses[0].local_date).days <= 21

@@ -360,14 +360,18 @@ def test_a_missing_template_file_fails_clearly(settings, tmp_path):
     )
     _only_templates_in(settings, tmp_path)
     with pytest.raises(ContentError, match=r"templates/email/journal_prompt/body\.html is missing"):
-        render_message(kind="journal_prompt", language="en", context=sample_context("journal_prompt"))
+        render_message(
+            kind="journal_prompt", language="en", context=sample_context("journal_prompt")
+        )
 
 
 def test_a_kind_without_templates_fails_clearly(settings, tmp_path):
     (tmp_path / "email").mkdir()
     _only_templates_in(settings, tmp_path)
     with pytest.raises(ContentError, match=r"journal_prompt/subject\.txt is missing"):
-        render_message(kind="journal_prompt", language="en", context=sample_context("journal_prompt"))
+        render_message(
+            kind="journal_prompt", language="en", context=sample_context("journal_prompt")
+        )
 
 
 def test_an_incomplete_translation_fails_instead_of_mixing_languages(settings, tmp_path):
@@ -375,7 +379,9 @@ def test_an_incomplete_translation_fails_instead_of_mixing_languages(settings, t
     _template_tree(tmp_path, {**english, "journal_prompt/es/subject.txt": "Diario"})
     _only_templates_in(settings, tmp_path)
     with pytest.raises(ContentError, match=r"journal_prompt/es/body\.txt is missing"):
-        render_message(kind="journal_prompt", language="es", context=sample_context("journal_prompt"))
+        render_message(
+            kind="journal_prompt", language="es", context=sample_context("journal_prompt")
+        )
 
 
 # --- sms_text ---------------------------------------------------------------------------------
@@ -438,7 +444,7 @@ def test_sms_segments(text, expected):
     [
         ("9:00\u202fAM", "9:00 AM"),
         ("Tue\u00a03\u00a0Mar", "Tue 3 Mar"),
-        ("It\u2019s \u201cfine\u201d", "It's \"fine\""),
+        ("It\u2019s \u201cfine\u201d", 'It\'s "fine"'),
         ("\u00abhola\u00bb", '"hola"'),
         ("9\u201310 \u2014 ok", "9-10 - ok"),
         ("Wait\u2026", "Wait..."),

@@ -1,0 +1,182 @@
+"""Every state change of a plan, through the service layer the admin, API and tasks share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections
+
+from backend.plans import services
+from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders.models import Reminder
+from tests.backend.conftest import NOW
+
+
+def _dosing(plan, n):
+    return plan.items.get(key=f"dosing-{n}")
+
+
+@pytest.mark.django_db
+def test_plan_create_writes_items_and_reminders_in_one_go(make_plan):
+    plan = make_plan()
+    assert plan.status == TreatmentPlan.Status.ACTIVE
+    assert plan.items.filter(kind="dosing").count() == 6
+    reminders = plan.reminders.all()
+    assert reminders.count() > 20
+    assert set(reminders.values_list("status", flat=True)) == {"scheduled"}
+    assert all(r.patient_id or r.provider_id for r in reminders)
+    # Every reminder row has its engine key, unique within the plan (the DB enforces it).
+    assert reminders.values("key").distinct().count() == reminders.count()
+
+
+@pytest.mark.django_db
+def test_preview_saves_nothing(patient, provider, iv_protocol):
+    preview = services.plan_preview(
+        patient=patient, protocol=iv_protocol, start_date=dt.date(2026, 3, 4), provider=provider, now=NOW
+    )
+    assert len(preview.items) > 6 and preview.reminders
+    assert TreatmentPlan.objects.count() == 0 and Reminder.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_start_in_the_past_is_a_validation_error_naming_the_field(patient, provider, iv_protocol):
+    with pytest.raises(ValidationError) as err:
+        services.plan_create(
+            patient=patient, protocol=iv_protocol, start_date=dt.date(2026, 2, 1), provider=provider, now=NOW
+        )
+    assert "start_date" in err.value.message_dict
+    assert TreatmentPlan.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_provider_from_another_clinic_is_refused(patient, provider, iv_protocol, clinic):
+    from backend.clinics.models import Clinic
+
+    other = Clinic.objects.create(name="Elsewhere", time_zone="America/Denver")
+    provider.clinic = other
+    provider.save()
+    with pytest.raises(ValidationError) as err:
+        services.plan_preview(patient=patient, protocol=iv_protocol, start_date=dt.date(2026, 3, 4),
+                              provider=provider, now=NOW)  # fmt: skip
+    assert "provider" in err.value.message_dict
+
+
+@pytest.mark.django_db
+def test_reschedule_moves_the_item_and_its_reminders(make_plan):
+    plan = make_plan()
+    third = _dosing(plan, 3)
+    before = dict(third.reminders.values_list("key", "send_at"))
+    new_start = third.start + dt.timedelta(days=1)
+    result = services.item_reschedule(item=third, new_start=new_start, now=NOW)
+    third.refresh_from_db()
+    assert third.start == new_start
+    assert third.calendar_sequence == 1
+    after = dict(third.reminders.filter(status="scheduled").values_list("key", "send_at"))
+    moved = [k for k in before if k in after and after[k] != before[k]]
+    assert moved, "the session's reminders should move with it"
+    assert "moved" in result.summary
+
+
+@pytest.mark.django_db
+def test_reschedule_into_the_past_or_a_completed_item_is_refused(make_plan):
+    plan = make_plan()
+    first = _dosing(plan, 1)
+    with pytest.raises(ValidationError) as err:
+        services.item_reschedule(item=first, new_start=NOW - dt.timedelta(hours=1), now=NOW)
+    assert "new_start" in err.value.message_dict
+    services.item_mark_completed(item=first)
+    with pytest.raises(ValidationError) as err:
+        services.item_reschedule(item=first, new_start=first.start + dt.timedelta(days=1), now=NOW)
+    assert "completed" in str(err.value)
+
+
+@pytest.mark.django_db
+def test_missed_session_withdraws_its_day_after_messages(make_plan):
+    plan = make_plan()
+    first = _dosing(plan, 1)
+    dependent = first.reminders.filter(requires_attended=True)
+    assert dependent.exists()
+    services.item_mark_missed(item=first, now=NOW)
+    assert set(dependent.values_list("status", flat=True)) == {"cancelled"}
+    # Preparation reminders do not depend on attendance and are not touched by this.
+    assert first.reminders.filter(requires_attended=False).exclude(status="cancelled").exists()
+
+
+@pytest.mark.django_db
+def test_answering_an_assessment_stops_its_repeats(make_plan):
+    plan = make_plan()
+    assessment = plan.items.filter(kind="assessment").first()
+    prompts = assessment.reminders.filter(audience="patient")
+    assert prompts.exists()
+    services.item_mark_completed(item=assessment, outcome_notes="PHQ-9 answered")
+    assert set(prompts.values_list("status", flat=True)) == {"cancelled"}
+
+
+@pytest.mark.django_db
+def test_pause_cancels_pending_reminders_and_resume_brings_them_back(make_plan):
+    plan = make_plan()
+    pending = plan.reminders.filter(status="scheduled").count()
+    services.plan_pause(plan=plan, now=NOW)
+    plan.refresh_from_db()
+    assert plan.status == "paused"
+    assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
+    with pytest.raises(ValidationError):
+        services.item_reschedule(item=_dosing(plan, 2), new_start=NOW + dt.timedelta(days=5), now=NOW)
+    services.plan_resume(plan=plan, now=NOW + dt.timedelta(hours=1))
+    plan.refresh_from_db()
+    assert plan.status == "active"
+    assert plan.reminders.filter(status="scheduled").count() >= pending - 2
+
+
+@pytest.mark.django_db
+def test_cancel_cancels_items_and_pending_reminders_but_keeps_history(make_plan):
+    plan = make_plan()
+    sent = plan.reminders.first()
+    Reminder.objects.filter(pk=sent.pk).update(status="sent")
+    result = services.plan_cancel(plan=plan, reason="patient moved away", now=NOW)
+    assert set(plan.items.values_list("status", flat=True)) == {"cancelled"}
+    assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
+    assert Reminder.objects.get(pk=sent.pk).status == "sent"
+    assert result.sync.reminders_cancelled == plan.reminders.filter(status="cancelled").count()
+    with pytest.raises(ValidationError):
+        services.plan_cancel(plan=plan, now=NOW)
+
+
+@pytest.mark.django_db
+def test_changes_are_kept_in_history(make_plan):
+    plan = make_plan()
+    third = _dosing(plan, 3)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(days=1), now=NOW)
+    assert third.history.count() >= 2
+    assert plan.history.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reschedules_of_one_plan_lose_no_update(make_plan):
+    """Two coordinators move two different sessions of one plan at the same moment."""
+    plan = make_plan()
+    second, fifth = _dosing(plan, 2), _dosing(plan, 5)
+    targets = {second.pk: second.start + dt.timedelta(hours=2), fifth.pk: fifth.start + dt.timedelta(hours=2)}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def move(item):
+        try:
+            barrier.wait()
+            services.item_reschedule(item=item, new_start=targets[item.pk], now=NOW)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=move, args=(i,)) for i in (second, fifth)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    for pk, start in targets.items():
+        assert PlanItem.objects.get(pk=pk).start == start
