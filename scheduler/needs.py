@@ -42,7 +42,7 @@ class Hint:
     reason: str = ""
 
 
-MAX_BACKTRACKS = 12
+MAX_BACKTRACKS = 40
 
 
 class AnchorConflict(Exception):
@@ -88,10 +88,10 @@ def anchored_need(
             need.min_start = anchor.end
         elif offset + high <= 0:
             need.max_end = anchor.start
-        what = f"{offset + low} to {offset + high} days from {anchor.title}"
+        what = f"between {offset + low} and {offset + high} days from {anchor.title}"
     else:
-        what = f"{offset + low} to {offset + high} days from the start date {base}"
-    need.failure_text = f"no feasible time for {spec.title} {what}"
+        what = f"between {offset + low} and {offset + high} days from the start date {base}"
+    need.failure_text = f"no feasible time for {spec.title.lower()} {what}"
     return need
 
 

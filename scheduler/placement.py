@@ -54,18 +54,31 @@ class Placer:
     def run(self) -> list[PlannedItem]:
         """Place every enabled spec; return the items in placement order.
 
-        The search is greedy with one kind of backtracking: when an item anchored to another one
-        finds no time in its window (an integration session after a Friday dose before a long
-        weekend), that anchor's day is banned and the plan is searched again from the start.
+        The search is greedy with bounded backtracking: when an item finds no time in its window
+        (an integration session after a Friday dose before a long weekend, a dose that cannot be
+        within 7 days of the previous one over Easter), the day of the item it hangs on -- its
+        anchor or its predecessor in the series -- is banned and the plan is searched again.
+        Bans accumulate, so the retries are finite and the result stays deterministic.
         """
+        first_error: PlanningError | None = None  # the root cause, reported if all retries fail
         for _ in range(MAX_BACKTRACKS):
             try:
                 return self._run_once()
             except AnchorConflict as conflict:
+                first_error = first_error or conflict.error
                 if conflict.ban in self.banned:
-                    raise conflict.error from None
+                    raise first_error from None
                 self.banned.add(conflict.ban)
-        return self._run_once(final=True)
+            except PlanningError:
+                if first_error is not None:
+                    raise first_error from None
+                raise
+        try:
+            return self._run_once(final=True)
+        except PlanningError:
+            if first_error is not None:
+                raise first_error from None
+            raise
 
     def _run_once(self, final: bool = False) -> list[PlannedItem]:
         self.placed, self.by_spec, self.busy, self.notes, self.changes = {}, {}, [], [], []
@@ -194,10 +207,11 @@ class Placer:
                 rule=need.failure_rule,
                 field=spec.key,
             )
-            movable = anchor is not None and anchor.key not in self.hints
-            if movable and not self.final:
-                assert anchor is not None
-                raise AnchorConflict((anchor.key, anchor.local_date), error)
+            # Backtrack: the item this one hangs on (its anchor, or the previous item of its
+            # series) tries another day, unless a re-plan pinned it.
+            blocker = anchor if anchor is not None else need.min_gap_from
+            if blocker is not None and blocker.key not in self.hints and not self.final:
+                raise AnchorConflict((blocker.key, blocker.local_date), error)
             raise error
         return self._commit(self._build(spec, key, number, start, depends_on), spec)
 

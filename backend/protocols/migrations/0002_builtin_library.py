@@ -4,15 +4,9 @@ from django.db import migrations
 
 
 def load_library(apps, schema_editor):
-    from scheduler import load_library as read_files
+    from backend.protocols.library import install_builtin_protocols
 
-    Protocol = apps.get_model("protocols", "Protocol")
-    for slug, protocol in read_files().items():
-        Protocol.objects.get_or_create(
-            slug=slug,
-            version=protocol.version,
-            defaults={"name": protocol.name, "definition": protocol.to_dict()},
-        )
+    install_builtin_protocols(apps.get_model("protocols", "Protocol"))
 
 
 class Migration(migrations.Migration):

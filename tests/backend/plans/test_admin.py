@@ -1,0 +1,413 @@
+"""The coordinator workflow in the Django admin, through the test client.
+
+Who sees what (clinic scoping, read-only providers, anonymous users), the New plan flow (preview
+saves nothing, confirm creates, engine errors are form errors), the item and plan actions, and
+bounded query counts on the plan list and the plan page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from backend.plans.engine import clinic_calendar
+from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders.models import Reminder
+from tests.factories import (
+    ESKETAMINE,
+    IV_INDUCTION,
+    ClinicFactory,
+    CoordinatorFactory,
+    PatientFactory,
+    ProviderFactory,
+    make_plan,
+    next_weekday,
+    protocol,
+)
+
+# A coordinator's plan list and plan page, measured on SQLite and PostgreSQL: 11 and 19 queries
+# (session, user, coordinator, permissions, the page's own reads, the list filters). The bounds
+# leave room for a few more fixed queries, never for one per plan, item or reminder.
+CHANGELIST_MAX_QUERIES = 14
+CHANGE_PAGE_MAX_QUERIES = 22
+
+
+def changelist_url() -> str:
+    return reverse("admin:plans_treatmentplan_changelist")
+
+
+def change_url(plan) -> str:
+    return reverse("admin:plans_treatmentplan_change", args=[plan.pk])
+
+
+def action_url(plan, action: str) -> str:
+    return reverse("admin:plans_treatmentplan_action", args=[plan.pk, action])
+
+
+def item_url(item) -> str:
+    return reverse("admin:plans_treatmentplan_item", args=[item.plan_id, item.pk])
+
+
+def new_url() -> str:
+    return reverse("admin:plans_treatmentplan_new")
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture()
+def home(db):
+    """One clinic with a coordinator, a prescriber (in the Providers group) and a patient."""
+    clinic = ClinicFactory(name="Harbour Clinic")
+    return SimpleNamespace(
+        clinic=clinic,
+        coordinator=CoordinatorFactory(clinic=clinic),
+        provider=ProviderFactory(clinic=clinic),
+        patient=PatientFactory(clinic=clinic, first_name="Wren", last_name="Okafor"),
+    )
+
+
+@pytest.fixture()
+def elsewhere(db):
+    """Another clinic, with its own patient and plan."""
+    clinic = ClinicFactory(name="Faraway Clinic", time_zone="America/Denver")
+    provider = ProviderFactory(clinic=clinic)
+    patient = PatientFactory(clinic=clinic, first_name="Zebedee", last_name="Farrowmere")
+    plan = make_plan(patient=patient, provider=provider).plan
+    return SimpleNamespace(clinic=clinic, provider=provider, patient=patient, plan=plan)
+
+
+@pytest.fixture()
+def coordinator_client(client, home):
+    client.force_login(home.coordinator.user)
+    return client
+
+
+@pytest.fixture()
+def plan(home):
+    return make_plan(patient=home.patient, provider=home.provider).plan
+
+
+def new_plan_data(home, *, start_date: dt.date | None = None, slug: str = IV_INDUCTION) -> dict:
+    return {
+        "patient": home.patient.pk,
+        "protocol": protocol(slug).pk,
+        "start_date": (start_date or next_weekday(home.clinic)).isoformat(),
+        "provider": home.provider.pk,
+        "dosing_sessions": "",
+    }
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_anonymous_users_are_sent_to_the_login_page(client, plan):
+    item = plan.items.get(key="dosing-3")
+    for url in (changelist_url(), change_url(plan), new_url(), item_url(item)):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("admin:login")), url
+    response = client.post(action_url(plan, "cancel"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+    plan.refresh_from_db()
+    assert plan.status == TreatmentPlan.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_coordinator_sees_only_their_clinics_plans_and_patients(coordinator_client, plan, elsewhere):
+    listing = coordinator_client.get(changelist_url())
+    assert listing.status_code == 200
+    shown = list(listing.context["cl"].result_list)
+    assert shown == [plan]
+    assert "Okafor" in listing.text and "Farrowmere" not in listing.text
+
+    patients = coordinator_client.get(reverse("admin:patients_patient_changelist"))
+    assert list(patients.context["cl"].result_list) == [plan.patient]
+    assert "Farrowmere" not in patients.text
+
+    # Their own plan page opens; the other clinic's does not (the admin's "does not exist").
+    assert coordinator_client.get(change_url(plan)).status_code == 200
+    foreign = coordinator_client.get(change_url(elsewhere.plan))
+    assert foreign.status_code in (302, 404)
+    if foreign.status_code == 302:
+        assert foreign["Location"] == reverse("admin:index")
+    assert "Farrowmere" not in coordinator_client.get(reverse("admin:index")).text
+
+    # Nor can they act on it, look at its items, or build a plan for the other clinic's patient.
+    foreign_item = elsewhere.plan.items.get(key="dosing-3")
+    assert coordinator_client.get(item_url(foreign_item)).status_code == 404
+    assert coordinator_client.post(action_url(elsewhere.plan, "cancel")).status_code == 404
+    elsewhere.plan.refresh_from_db()
+    assert elsewhere.plan.status == TreatmentPlan.Status.ACTIVE
+
+    data = {**new_plan_data(SimpleNamespace(clinic=elsewhere.clinic, patient=elsewhere.patient,
+                                            provider=elsewhere.provider)), "preview": "Preview"}  # fmt: skip
+    refused = coordinator_client.post(new_url(), data)
+    assert refused.status_code == 200
+    assert {"patient", "provider"} <= set(refused.context["form"].errors)
+    assert refused.context["preview"] is None
+
+
+@pytest.mark.django_db
+def test_provider_can_read_their_plans_but_not_change_them(client, home, plan):
+    client.force_login(home.provider.user)
+    page = client.get(change_url(plan))
+    assert page.status_code == 200
+    assert "Dosing session 3" in page.text
+    # Read-only: no action buttons on the page, and every change is refused with 403.
+    assert 'id="plan-cancel"' not in page.text
+    assert 'id="plan-pause"' not in page.text
+
+    item = plan.items.get(key="dosing-3")
+    reminder = plan.reminders.filter(status=Reminder.Status.SCHEDULED).first()
+    new_start = item.start + dt.timedelta(hours=2)
+    local = new_start.astimezone(ZoneInfo(home.clinic.time_zone)).strftime("%Y-%m-%dT%H:%M")
+    refused = [
+        client.post(action_url(plan, "cancel")),
+        client.post(action_url(plan, "pause")),
+        client.post(item_url(item), {"reschedule": "Reschedule", "new_start": local}),
+        client.post(item_url(item), {"completed": "Mark completed"}),
+        client.post(
+            reverse("admin:plans_treatmentplan_send_now", args=[plan.pk, reminder.pk])
+        ),
+        client.post(change_url(plan), {"notes": "changed by a provider"}),
+        client.get(new_url()),
+        client.post(new_url(), {**new_plan_data(home), "confirm": "Confirm"}),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused)
+
+    plan.refresh_from_db()
+    item.refresh_from_db()
+    reminder.refresh_from_db()
+    assert plan.status == TreatmentPlan.Status.ACTIVE and plan.notes == ""
+    assert item.status == PlanItem.Status.SCHEDULED and item.start != new_start
+    assert reminder.status == Reminder.Status.SCHEDULED and reminder.status_reason == ""
+    assert TreatmentPlan.objects.count() == 1
+
+
+# --- New plan ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_add_goes_to_the_new_plan_page(coordinator_client):
+    response = coordinator_client.get(reverse("admin:plans_treatmentplan_add"))
+    assert response.status_code == 302 and response["Location"] == new_url()
+    page = coordinator_client.get(new_url())
+    assert page.status_code == 200 and 'id="new-plan-form"' in page.text
+
+
+@pytest.mark.django_db
+def test_preview_shows_items_and_reminders_and_saves_nothing(coordinator_client, home):
+    counts = (TreatmentPlan.objects.count(), PlanItem.objects.count(), Reminder.objects.count())
+    response = coordinator_client.post(new_url(), {**new_plan_data(home), "preview": "Preview"})
+
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    dosing = [i for i in preview["items"] if i["kind"] == "dosing"]
+    assert len(dosing) == 6  # the IV induction protocol's six sessions
+    assert len(preview["reminders"]) > 20
+    assert 'id="preview-items"' in response.text and 'id="preview-reminders"' in response.text
+    assert "Dosing session 6" in response.text and "preparation_48h" in response.text
+    assert "nothing is saved yet" in response.text
+    assert 'id="confirm-button"' in response.text
+    assert (TreatmentPlan.objects.count(), PlanItem.objects.count(), Reminder.objects.count()) == counts
+
+
+@pytest.mark.django_db
+def test_confirm_creates_the_plan_with_its_items_and_reminders(coordinator_client, home):
+    start = next_weekday(home.clinic)
+    response = coordinator_client.post(
+        new_url(), {**new_plan_data(home, start_date=start), "confirm": "Confirm and create plan"}
+    )
+
+    plan = TreatmentPlan.objects.get()
+    assert response.status_code == 302 and response["Location"] == change_url(plan)
+    assert (plan.patient, plan.provider, plan.clinic) == (home.patient, home.provider, home.clinic)
+    assert plan.protocol.slug == IV_INDUCTION and plan.start_date == start
+    assert plan.status == TreatmentPlan.Status.ACTIVE
+    assert plan.created_by == home.coordinator.user
+    assert plan.items.filter(kind="dosing").count() == 6
+    reminders = plan.reminders.count()
+    assert reminders > 20
+    assert messages_of(response) == [
+        f"Plan created with {plan.items.count()} items and {reminders} reminders."
+    ]
+    page = coordinator_client.get(change_url(plan))
+    assert page.status_code == 200 and 'id="timeline"' in page.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("button", ["preview", "confirm"])
+def test_start_date_in_the_past_is_a_form_error_naming_the_rule(coordinator_client, home, button):
+    today = timezone.now().astimezone(ZoneInfo(home.clinic.time_zone)).date()
+    data = {**new_plan_data(home, start_date=today - dt.timedelta(days=3)), button: "go"}
+    response = coordinator_client.post(new_url(), data)
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "start_date" in errors
+    assert "in the past" in errors["start_date"][0]
+    assert "start_date.in_past" in errors["start_date"][0]
+    assert "start_date.in_past" in response.text
+    assert response.context["preview"] is None
+    assert TreatmentPlan.objects.count() == 0 and Reminder.objects.count() == 0
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_reschedule_moves_the_item_and_its_reminders_and_says_what_moved(coordinator_client, plan):
+    item = plan.items.get(key="dosing-3")
+    zone = ZoneInfo(plan.clinic.time_zone)
+    before = {r.key: r.send_at for r in item.reminders.filter(status__in=Reminder.PENDING)}
+    assert any(":prep_48h:" in key for key in before)
+
+    form_page = coordinator_client.get(item_url(item))
+    assert form_page.status_code == 200 and 'id="reschedule-form"' in form_page.text
+
+    new_start = item.start + dt.timedelta(hours=2)  # same day, two hours later: within opening hours
+    response = coordinator_client.post(
+        item_url(item),
+        {"reschedule": "Reschedule", "new_start": new_start.astimezone(zone).strftime("%Y-%m-%dT%H:%M")},
+    )
+    assert response.status_code == 302 and response["Location"] == change_url(plan)
+
+    item.refresh_from_db()
+    assert item.start == new_start
+    after = {r.key: r.send_at for r in item.reminders.filter(status__in=Reminder.PENDING)}
+    moved = {key for key in before if after.get(key) != before[key]}
+    # The preparation reminders (48 h before) move with the session, by the same two hours.
+    prep = {key for key in before if ":prep_48h:" in key}
+    assert prep and prep <= moved
+    assert all(after[key] - before[key] == dt.timedelta(hours=2) for key in prep)
+
+    (message,) = messages_of(response)
+    assert message.startswith("Rescheduled: moved Dosing session 3 to ")
+    assert f"{new_start.astimezone(dt.UTC):%a %d %b %H:%M} UTC" in message
+    assert "reminder(s) moved with them" in message
+    page = coordinator_client.get(change_url(plan))
+    assert new_start.astimezone(zone).strftime("%a %d %b %Y %H:%M") in page.text
+
+
+@pytest.mark.django_db
+def test_reschedule_into_the_past_is_a_form_error(coordinator_client, plan):
+    item = plan.items.get(key="dosing-3")
+    before = item.start
+    past = timezone.now().astimezone(ZoneInfo(plan.clinic.time_zone)) - dt.timedelta(days=1)
+    response = coordinator_client.post(
+        item_url(item), {"reschedule": "Reschedule", "new_start": past.strftime("%Y-%m-%dT%H:%M")}
+    )
+    assert response.status_code == 200
+    assert "must be in the future" in response.text
+    item.refresh_from_db()
+    assert item.start == before
+
+
+@pytest.mark.django_db
+def test_reschedule_to_another_working_day_moves_the_day_after_message_too(coordinator_client, plan):
+    item = plan.items.get(key="dosing-3")
+    zone = ZoneInfo(plan.clinic.time_zone)
+    calendar = clinic_calendar(plan.clinic)
+    day = item.start.astimezone(zone).date() + dt.timedelta(days=1)
+    while day.weekday() >= 5 or not calendar.is_working_day(day):
+        day += dt.timedelta(days=1)
+    new_start = dt.datetime.combine(day, dt.time(10, 0), tzinfo=zone)
+    day_after = item.reminders.get(rule="day_after", channel="email")
+    prep_before = item.reminders.get(rule="prep_48h", channel="email").send_at
+
+    response = coordinator_client.post(
+        item_url(item), {"reschedule": "Reschedule", "new_start": f"{day:%Y-%m-%d}T10:00"}
+    )
+    assert response.status_code == 302, response.context and response.context["reschedule_form"].errors
+    item.refresh_from_db()
+    assert item.start == new_start
+    # The day-after message follows the session to the next day; the 48 h notice moves too.
+    day_after.refresh_from_db()
+    assert day_after.status == Reminder.Status.SCHEDULED
+    assert day_after.send_at.astimezone(zone).date() == day + dt.timedelta(days=1)
+    assert item.reminders.get(rule="prep_48h", channel="email").send_at != prep_before
+
+
+@pytest.mark.django_db
+def test_cancel_action_cancels_the_plan_and_its_pending_reminders(coordinator_client, plan):
+    pending = set(plan.reminders.filter(status__in=Reminder.PENDING).values_list("pk", flat=True))
+    assert len(pending) > 20
+
+    response = coordinator_client.post(action_url(plan, "cancel"))
+    assert response.status_code == 302 and response["Location"] == change_url(plan)
+
+    plan.refresh_from_db()
+    assert plan.status == TreatmentPlan.Status.CANCELLED
+    assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
+    cancelled = plan.reminders.filter(pk__in=pending, status=Reminder.Status.CANCELLED)
+    assert cancelled.count() == len(pending)
+    assert set(cancelled.values_list("status_reason", flat=True)) == {"plan cancelled"}
+    assert not plan.items.filter(status=PlanItem.Status.SCHEDULED).exists()
+    (message,) = messages_of(response)
+    assert message.startswith("Plan cancelled: ")
+    assert f"{len(pending)} pending reminder(s) cancelled" in message
+
+    # Cancelling twice is refused in plain words, not with a 500.
+    again = coordinator_client.post(action_url(plan, "cancel"))
+    assert again.status_code == 302
+    assert "already cancelled" in messages_of(again)[0]
+
+
+@pytest.mark.django_db
+def test_a_get_on_an_action_changes_nothing(coordinator_client, plan):
+    response = coordinator_client.get(action_url(plan, "cancel"))
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == TreatmentPlan.Status.ACTIVE
+
+
+# --- bounded queries --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_plan_list_runs_a_bounded_number_of_queries(coordinator_client, home, django_assert_max_num_queries):
+    make_plan(patient=home.patient, provider=home.provider)
+    with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES):
+        one = coordinator_client.get(changelist_url())
+    assert one.context["cl"].result_count == 1
+
+    # Four more plans, each with its own patient and its own responsible provider.
+    for slug in (IV_INDUCTION, ESKETAMINE, IV_INDUCTION, ESKETAMINE):
+        make_plan(
+            patient=PatientFactory(clinic=home.clinic),
+            provider=ProviderFactory(clinic=home.clinic),
+            protocol_slug=slug,
+        )
+    with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES):
+        five = coordinator_client.get(changelist_url())
+    assert five.context["cl"].result_count == 5
+    assert five.text.count('class="field-item_count"') == 5
+
+
+@pytest.mark.django_db
+def test_plan_page_runs_a_bounded_number_of_queries_whatever_the_plan_size(
+    coordinator_client, home, django_assert_max_num_queries
+):
+    small = make_plan(patient=home.patient, provider=home.provider, protocol_slug=IV_INDUCTION).plan
+    large = make_plan(
+        patient=PatientFactory(clinic=home.clinic), provider=home.provider, protocol_slug=ESKETAMINE
+    ).plan
+    assert large.items.count() > small.items.count()
+    for plan in (small, large):
+        with django_assert_max_num_queries(CHANGE_PAGE_MAX_QUERIES):
+            page = coordinator_client.get(change_url(plan))
+        assert page.status_code == 200
+        # Every item and every reminder is on the page (inline rows), each with its text.
+        assert page.text.count('class="field-item_actions"') == plan.items.count()
+        assert page.text.count('class="field-send_at_local"') == plan.reminders.count()
+        assert "cannot render" not in page.text

@@ -1,0 +1,192 @@
+"""The outbox: claiming, leases, expiry, and exactly-once sending through a real worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+import time_machine
+from django.db import close_old_connections, connection
+
+from backend.reminders import delivery, dispatch
+from backend.reminders.models import DeliveryAttempt, Reminder
+from tests.backend.conftest import NOW
+
+
+def _due_soon(plan, n, at):
+    """Make the first n patient SMS/email reminders of a plan due at `at`."""
+    ids = list(plan.reminders.filter(audience="patient").order_by("send_at", "id").values_list("id", flat=True)[:n])
+    Reminder.objects.filter(id__in=ids).update(send_at=at, not_after=at + dt.timedelta(hours=6))
+    return ids
+
+
+@pytest.mark.django_db
+def test_claim_takes_only_due_rows_oldest_first_and_bounded(make_plan):
+    plan = make_plan()
+    ids = _due_soon(plan, 5, NOW - dt.timedelta(minutes=1))
+    claimed = dispatch.claim_due(now=NOW, limit=3)
+    assert len(claimed) == 3 and set(claimed) <= set(ids)
+    assert Reminder.objects.filter(id__in=claimed, status="queued", lease_expires_at__gt=NOW).count() == 3
+    rest = dispatch.claim_due(now=NOW, limit=100)
+    assert set(rest) == set(ids) - set(claimed)
+    assert dispatch.claim_due(now=NOW, limit=100) == []
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_makes_the_reminder_due_again(make_plan):
+    plan = make_plan()
+    [rid] = _due_soon(plan, 1, NOW)
+    assert rid in dispatch.claim_due(now=NOW)
+    # The worker died: nothing happens until the lease ends, then the row is claimed again.
+    assert rid not in dispatch.claim_due(now=NOW + dt.timedelta(minutes=1))
+    assert rid in dispatch.claim_due(now=NOW + dispatch.DISPATCH_LEASE + dt.timedelta(seconds=1))
+
+
+@pytest.mark.django_db
+def test_a_reminder_past_not_after_expires_instead_of_going_late(make_plan):
+    plan = make_plan()
+    [rid] = _due_soon(plan, 1, NOW)
+    Reminder.objects.filter(id=rid).update(not_after=NOW + dt.timedelta(minutes=5))
+    assert rid not in dispatch.claim_due(now=NOW + dt.timedelta(hours=1))
+    assert Reminder.objects.get(id=rid).status == "expired"
+
+
+@pytest.mark.django_db
+def test_a_second_worker_cannot_take_a_row_being_sent(make_plan):
+    plan = make_plan()
+    [rid] = _due_soon(plan, 1, NOW)
+    dispatch.claim_due(now=NOW)
+    first = delivery.take(rid, now=NOW)
+    assert first is not None
+    assert delivery.take(rid, now=NOW + dt.timedelta(seconds=5)) is None
+
+
+@pytest.mark.django_db
+def test_send_time_checks_skip_with_reason(make_plan, sms_outbox):
+    plan = make_plan()
+    first = plan.items.get(key="dosing-1")
+    day_after = first.reminders.filter(requires_attended=True).first()
+    Reminder.objects.filter(pk=day_after.pk).update(send_at=NOW, not_after=NOW + dt.timedelta(days=1))
+    # Marked missed after the reminder was claimed: it must not go.
+    dispatch.claim_due(now=NOW)
+    type(first).objects.filter(pk=first.pk).update(status="missed")
+    assert delivery.deliver(day_after.pk, now=NOW).status == "skipped"
+    day_after.refresh_from_db()
+    assert day_after.status == "skipped" and "did not take place" in day_after.status_reason
+
+
+@pytest.mark.django_db
+def test_opt_out_after_planning_is_honoured_at_send_time(make_plan, patient, sms_outbox):
+    plan = make_plan()
+    sms = plan.reminders.filter(channel="sms", audience="patient").first()
+    Reminder.objects.filter(pk=sms.pk).update(send_at=NOW, not_after=NOW + dt.timedelta(days=1))
+    dispatch.claim_due(now=NOW)
+    type(patient).objects.filter(pk=patient.pk).update(sms_opted_out_at=NOW)
+    assert delivery.deliver(sms.pk, now=NOW).status == "skipped"
+    assert sms_outbox == []
+
+
+@pytest.mark.django_db
+def test_quiet_hours_at_send_time_move_the_reminder_to_their_end(make_plan, sms_outbox):
+    plan = make_plan()
+    reminder = plan.reminders.filter(audience="patient").first()
+    night = dt.datetime(2026, 3, 3, 3, 0, tzinfo=dt.UTC)  # 22:00 in New York
+    Reminder.objects.filter(pk=reminder.pk).update(send_at=night, not_after=night + dt.timedelta(days=1))
+    dispatch.claim_due(now=night)
+    assert delivery.deliver(reminder.pk, now=night).status == "retry_later"
+    reminder.refresh_from_db()
+    assert reminder.status == "scheduled"
+    assert reminder.send_at == dt.datetime(2026, 3, 3, 13, 0, tzinfo=dt.UTC)  # 08:00 New York
+
+
+@pytest.mark.django_db
+def test_sms_budget_is_enforced_at_send_time(make_plan, sms_outbox):
+    plan = make_plan()
+    texts = list(plan.reminders.filter(channel="sms", audience="patient").order_by("send_at")[:2])
+    assert len(texts) == 2
+    at = dt.datetime(2026, 3, 3, 15, 0, tzinfo=dt.UTC)
+    Reminder.objects.filter(pk__in=[t.pk for t in texts]).update(send_at=at, not_after=at + dt.timedelta(hours=3))
+    dispatch.claim_due(now=at)
+    outcomes = sorted(delivery.deliver(t.pk, now=at).status for t in texts)
+    assert outcomes == ["sent", "skipped"]
+    assert len(sms_outbox) == 1
+
+
+@pytest.mark.django_db
+def test_transient_errors_retry_with_backoff_and_permanent_ones_fail(make_plan, monkeypatch):
+    from backend.reminders.channels import DeliveryError
+
+    plan = make_plan()
+    rid, rid2 = _due_soon(plan, 2, NOW)
+    dispatch.claim_due(now=NOW)
+    monkeypatch.setattr(delivery, "_send", lambda r, now: (_ for _ in ()).throw(DeliveryError("timeout")))
+    outcome = delivery.deliver(rid, now=NOW)
+    assert outcome.status == "retry_soon" and 0 < outcome.countdown <= 120
+    row = Reminder.objects.get(id=rid)
+    assert row.status == "queued" and row.attempts == 1 and "timeout" in row.last_error
+    monkeypatch.setattr(
+        delivery, "_send", lambda r, now: (_ for _ in ()).throw(DeliveryError("invalid number", permanent=True))
+    )
+    assert delivery.deliver(rid2, now=NOW).status == "failed"
+    assert Reminder.objects.get(id=rid2).status == "failed"
+    assert DeliveryAttempt.objects.filter(reminder_id__in=[rid, rid2], success=False).count() == 2
+
+
+def test_backoff_grows_and_long_waits_are_not_broker_messages():
+    waits = [delivery.backoff_seconds(n) for n in range(1, 8)]
+    assert waits[0] <= 15 and waits[-1] > 120
+    assert all(w >= 1 for w in waits)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_once_never_claim_the_same_row(make_plan):
+    plan = make_plan()
+    ids = list(plan.reminders.values_list("id", flat=True))
+    Reminder.objects.filter(id__in=ids).update(send_at=NOW, not_after=NOW + dt.timedelta(days=1))
+    claimed: list[list[int]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def run(slot):
+        barrier.wait()
+        try:
+            while batch := dispatch.claim_due(now=NOW, limit=7):
+                claimed[slot].extend(batch)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    together = claimed[0] + claimed[1]
+    assert sorted(together) == sorted(ids), "every row claimed exactly once"
+    if connection.vendor == "postgresql":
+        assert claimed[0] and claimed[1], "SKIP LOCKED lets both make progress"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_due_reminders_go_out_once_through_a_real_worker(make_plan, sms_outbox, celery_app_clean, celery_worker, mailoutbox):
+    """Beat's task, the broker and a real worker: due rows become sent, each exactly once."""
+    from backend.reminders.tasks import dispatch_due
+
+    daytime = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.UTC)  # 11:00 in New York: no quiet hours
+    plan = make_plan(now=daytime - dt.timedelta(days=1))
+    with time_machine.travel(daytime, tick=True):
+        now = dt.datetime.now(dt.UTC)
+        ids = _due_soon(plan, 6, now - dt.timedelta(seconds=1))
+        dispatch_due.delay()
+        dispatch_due.delay()  # a second beat, or a retried tick
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not Reminder.objects.filter(id__in=ids, status__in=["scheduled", "queued"]).exists():
+                break
+            time.sleep(0.2)
+    statuses = dict(Reminder.objects.filter(id__in=ids).values_list("id", "status"))
+    assert set(statuses.values()) <= {"sent", "skipped"}, statuses
+    sent = [i for i, s in statuses.items() if s == "sent"]
+    assert sent
+    assert DeliveryAttempt.objects.filter(reminder_id__in=ids, success=True).count() == len(sent)
+    assert len(sms_outbox) + len(mailoutbox) == len(sent)
