@@ -143,6 +143,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Leases of the reminder outbox (backend/reminders/dispatch.py and delivery.py). The send lease
+# must exceed the Celery task time limit (60 s); only fault tests shorten them.
+REMINDER_DISPATCH_LEASE_S = env.int("REMINDER_DISPATCH_LEASE_S", default=300)
+REMINDER_SEND_LEASE_S = env.int("REMINDER_SEND_LEASE_S", default=90)
+
 # --- Messages --------------------------------------------------------------------------------
 OUTBOX_DIR = env.path("OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="backend.reminders.channels.email.FileAndLogBackend")

@@ -109,8 +109,8 @@ def main() -> None:
     print(f"conversions_per_plan: {conversions}")
     print(f"plan_build_p90_ms: {statistics.quantiles(samples, n=10)[-1]:.3f}")
     print(f"plan_build_batch_10000_per_plan_ms: {per_plan_batch:.3f}")
-    print(f"baseline_median_ms: {baseline_ms:.3f}")
     print(f"plan_build_median_ms: {median_ms:.3f}")
+    print(f"baseline_median_ms: {baseline_ms:.3f}")
     print(f"plan_build_vs_baseline: {median_ms / baseline_ms:.2f}")
     print(f"plan_build_cost_ratio_10000_vs_1: {per_plan_batch / single:.2f}")
 

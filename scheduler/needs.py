@@ -91,7 +91,7 @@ def anchored_need(
         what = f"between {offset + low} and {offset + high} days from {anchor.title}"
     else:
         what = f"between {offset + low} and {offset + high} days from the start date {base}"
-    need.failure_text = f"no feasible time for {spec.title.lower()} {what}"
+    need.failure_text = f"no feasible time for {spec.title} {what}"
     return need
 
 

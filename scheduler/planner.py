@@ -111,6 +111,13 @@ def build_plan(
         hints={item.key: Hint("fixed", item=item) for item in fixed},
     )
     items = _ordered(placer.run())
+    unknown = sorted({item.key for item in fixed} - {item.key for item in items})
+    if unknown:
+        raise PlanningError(
+            f"Fixed item(s) {', '.join(unknown)} are not part of this protocol's plan",
+            rule="fixed.unknown_item",
+            field="fixed",
+        )
     builder = ReminderBuilder(effective_rules(protocol, options), clinic, patient, now_utc)
     notes = placer.notes
     reminders = apply_sms_budget(builder.build(items), patient, options, builder.notes)

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from backend.clinics.models import Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
 from backend.plans import services
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
@@ -24,6 +25,16 @@ from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.timeline import build_timeline
 from backend.reminders.models import Reminder
 from backend.reminders.preview import reminder_text
+
+
+class ProviderListFilter(admin.RelatedFieldListFilter):
+    """Only the providers of plans this user may see (not other clinics' staff), in one query."""
+
+    def field_choices(self, field, request, model_admin):
+        plans = model_admin.scope(request, TreatmentPlan.objects.all())
+        providers = Provider.objects.filter(pk__in=plans.values("provider_id"))
+        providers = providers.select_related("user").order_by("user__first_name", "user__last_name")
+        return [(p.pk, str(p)) for p in providers]
 
 
 class PlanItemInline(admin.TabularInline):
@@ -96,7 +107,8 @@ class ReminderInline(admin.TabularInline):
 class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     provider_field = "provider"
     list_display = ["patient", "protocol", "status", "provider", "start_date", "item_count"]
-    list_filter = ["status", "provider", "protocol", ("start_date", admin.DateFieldListFilter)]
+    list_filter = ["status", ("provider", ProviderListFilter), "protocol",
+                   ("start_date", admin.DateFieldListFilter)]  # fmt: skip
     search_fields = ["patient__first_name", "patient__last_name", "patient__email", "patient__mobile"]
     list_select_related = ["patient", "protocol", "provider__user"]
     readonly_fields = ["patient", "clinic", "provider", "protocol", "start_date", "status",

@@ -14,11 +14,12 @@ import logging
 import random
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from backend.celery import MAX_CELERY_RETRY_DELAY_S, TASK_TIME_LIMIT_S
+from backend.celery import MAX_CELERY_RETRY_DELAY_S
 from backend.reminders import eligibility, messages
 from backend.reminders.channels import DeliveryError
 from backend.reminders.channels.email import send_email
@@ -27,7 +28,12 @@ from backend.reminders.models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 
-SEND_LEASE = dt.timedelta(seconds=TASK_TIME_LIMIT_S + 30)
+
+
+def send_lease() -> dt.timedelta:
+    """How long a worker holds a row it is sending; longer than the task's time limit."""
+    return dt.timedelta(seconds=settings.REMINDER_SEND_LEASE_S)
+
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_S = 15
 
@@ -49,8 +55,8 @@ def take(reminder_id: int, *, now: dt.datetime) -> Reminder | None:
         Reminder.objects.filter(id=reminder_id, status=Reminder.Status.QUEUED)
         .filter(Q(sending_until__isnull=True) | Q(sending_until__lte=now))
         .update(
-            sending_until=now + SEND_LEASE,
-            lease_expires_at=now + SEND_LEASE,
+            sending_until=now + send_lease(),
+            lease_expires_at=now + send_lease(),
             attempts=F("attempts") + 1,
         )
     )
@@ -128,7 +134,7 @@ def _failed(reminder: Reminder, backend: str, exc: DeliveryError, *, now: dt.dat
         # lost (Redis flushed), the row simply becomes due again when the lease ends.
         _finish(
             reminder, last_error=str(exc)[:2000],
-            lease_expires_at=now + dt.timedelta(seconds=wait) + SEND_LEASE,
+            lease_expires_at=now + dt.timedelta(seconds=wait) + send_lease(),
         )  # fmt: skip
         return Outcome("retry_soon", countdown=wait)
     # Long wait: never a broker message (it would outlive the visibility timeout).

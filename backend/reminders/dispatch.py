@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
 from backend.reminders.models import Reminder
 
 CLAIM_BATCH = 1000
-DISPATCH_LEASE = dt.timedelta(minutes=5)
+
+
+def dispatch_lease() -> dt.timedelta:
+    """How long a claimed row may wait in the broker before it is due again."""
+    return dt.timedelta(seconds=settings.REMINDER_DISPATCH_LEASE_S)
 
 
 def release_expired_leases(*, now: dt.datetime) -> int:
@@ -54,7 +59,7 @@ def claim_due(*, now: dt.datetime, limit: int = CLAIM_BATCH) -> list[int]:
         if not ids:
             return []
         claimed = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SCHEDULED).update(
-            status=Reminder.Status.QUEUED, lease_expires_at=now + DISPATCH_LEASE, status_reason=""
+            status=Reminder.Status.QUEUED, lease_expires_at=now + dispatch_lease(), status_reason=""
         )
         if claimed != len(ids):
             # Only possible without row locks; roll back rather than enqueue rows we do not own.

@@ -189,6 +189,10 @@ def test_fixed_items_are_kept():
     pinned = type(pinned)(**{**pinned.__dict__, "start": later, "end": later + timedelta(hours=1)})
     rebuilt = build_plan(**kwargs, fixed=[pinned])
     assert rebuilt.item("check_in-5").start == later
+    stranger = type(pinned)(**{**pinned.__dict__, "key": "check_in-9"})
+    with pytest.raises(PlanningError) as caught:
+        build_plan(**kwargs, fixed=[stranger])
+    assert caught.value.rule == "fixed.unknown_item"
 
 
 @pytest.mark.parametrize(

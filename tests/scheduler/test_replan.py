@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler import PlanningError, build_plan, replan
 
@@ -136,3 +138,38 @@ def test_bad_replans_name_the_rule(kwargs, rule):
     with pytest.raises(PlanningError) as caught:
         again(base_plan(), **kwargs)
     assert caught.value.rule == rule
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 21), st.integers(0, 40), st.integers(0, 30), st.booleans())
+def test_every_moved_item_is_reported(pick, day_shift, slot_index, as_missed):
+    plan = base_plan()
+    candidates = [i for i in plan.items if i.on_site]
+    target = candidates[pick % len(candidates)]
+    now = NOW
+    if as_missed:
+        now = target.end + timedelta(hours=1)
+        kwargs = dict(missed={target.key})
+    else:
+        day = target.local_date + timedelta(days=day_shift - 5)
+        slots = CAL.slot_starts(day, int((target.end - target.start).total_seconds() // 60))
+        if not slots or slots[0] < NOW:
+            return
+        kwargs = dict(moved={target.key: slots[slot_index % len(slots)]})
+    try:
+        result = again(plan, now=now, **kwargs)
+    except PlanningError as error:
+        assert error.rule.startswith(("spacing.", "calendar."))
+        return
+    assert_items_inside_opening_hours(result, CAL)
+    reported = {c.item_key for c in result.changes}
+    for item in result.items:
+        old = plan.item(item.key)
+        if item.start != old.start:
+            assert item.key in reported
+        if old.start < now and item.key != target.key:
+            assert (item.start, item.end) == (old.start, old.end)  # sequence may shift
+    kept = {i.key for i in result.items if i.key not in reported}
+    for reminder in plan.reminders:
+        if reminder.item_key in kept:
+            assert reminder in result.reminders

@@ -41,7 +41,7 @@ def test_an_expired_lease_makes_the_reminder_due_again(make_plan):
     assert rid in dispatch.claim_due(now=NOW)
     # The worker died: nothing happens until the lease ends, then the row is claimed again.
     assert rid not in dispatch.claim_due(now=NOW + dt.timedelta(minutes=1))
-    assert rid in dispatch.claim_due(now=NOW + dispatch.DISPATCH_LEASE + dt.timedelta(seconds=1))
+    assert rid in dispatch.claim_due(now=NOW + dispatch.dispatch_lease() + dt.timedelta(seconds=1))
 
 
 @pytest.mark.django_db

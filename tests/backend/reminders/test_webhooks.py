@@ -1,0 +1,287 @@
+"""Twilio webhooks: signed status callbacks and inbound STOP/START/HELP keywords.
+
+Signatures are computed with the SDK's own RequestValidator over PUBLIC_BASE_URL + path, which is
+the URL Twilio calls (the status-callback URL the backend sends is built the same way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+import time_machine
+from django.urls import reverse
+from twilio.request_validator import RequestValidator
+
+from backend.patients.models import ConsentMethod, Patient
+from backend.reminders.links import absolute
+from backend.reminders.models import Reminder
+from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
+    PATIENT_MOBILE,
+    clinic,
+    make_patient,
+    make_plan,
+    make_provider,
+    patient,
+    plan,
+    provider,
+)
+
+pytestmark = pytest.mark.django_db
+
+AUTH_TOKEN = "12345678901234567890123456789012"
+SID = "SM" + "a" * 32
+NOW = dt.datetime(2026, 11, 2, 15, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def twilio_settings(settings):
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.PUBLIC_BASE_URL = "https://aftercare.example.org"
+
+
+def signed_post(client, name: str, params: dict, *, token: str = AUTH_TOKEN, signature=None):
+    path = reverse(name)
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(absolute(path), params)
+    headers = {"X-Twilio-Signature": signature} if signature else {}
+    return client.post(path, params, headers=headers)
+
+
+def status_params(status: str, **extra) -> dict:
+    return {
+        "MessageSid": SID,
+        "SmsSid": SID,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+15005550006",
+        "To": PATIENT_MOBILE,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+def inbound_params(body: str, sender: str = PATIENT_MOBILE) -> dict:
+    return {
+        "MessageSid": "SM" + "b" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+@pytest.fixture()
+def sent_sms(plan) -> Reminder:
+    reminder = plan.reminders.filter(channel="sms", audience="patient").first()
+    Reminder.objects.filter(pk=reminder.pk).update(
+        status=Reminder.Status.SENT, provider_message_id=SID, sent_at=NOW
+    )
+    reminder.refresh_from_db()
+    return reminder
+
+
+def counts(plan, channel: str) -> dict[str, int]:
+    rows = plan.reminders.filter(channel=channel)
+    return {s: rows.filter(status=s).count() for s in Reminder.Status.values if rows.filter(status=s)}
+
+
+# --- Status callbacks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["sent", "delivered"])
+def test_status_callback_records_delivery_status(client, sent_sms, status):
+    response = signed_post(client, "twilio-status", status_params(status))
+
+    assert response.status_code == 204
+    sent_sms.refresh_from_db()
+    assert sent_sms.delivery_status == status
+    assert sent_sms.status == Reminder.Status.SENT
+
+
+@pytest.mark.parametrize("status", ["undelivered", "failed"])
+def test_undelivered_or_failed_marks_the_reminder_failed(client, sent_sms, status):
+    response = signed_post(client, "twilio-status", status_params(status, ErrorCode="30006"))
+
+    assert response.status_code == 204
+    sent_sms.refresh_from_db()
+    assert sent_sms.delivery_status == status
+    assert sent_sms.status == Reminder.Status.FAILED
+    assert "30006" in sent_sms.last_error
+
+
+def test_status_callback_touches_only_the_message_it_names(client, sent_sms, plan):
+    others = plan.reminders.exclude(pk=sent_sms.pk)
+    before = list(others.values_list("pk", "status", "delivery_status"))
+
+    signed_post(client, "twilio-status", status_params("failed"))
+
+    assert list(others.values_list("pk", "status", "delivery_status")) == before
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param("", id="unsigned"),
+        pytest.param("bm90IGEgc2lnbmF0dXJl", id="garbage"),
+        pytest.param(
+            RequestValidator("another-accounts-token").compute_signature(
+                "https://aftercare.example.org/webhooks/twilio/status/", status_params("failed")
+            ),
+            id="other-token",
+        ),
+        pytest.param(
+            RequestValidator(AUTH_TOKEN).compute_signature(
+                "https://aftercare.example.org/webhooks/twilio/status/", status_params("delivered")
+            ),
+            id="signed-other-params",
+        ),
+        pytest.param(
+            RequestValidator(AUTH_TOKEN).compute_signature(
+                "https://evil.example/webhooks/twilio/status/", status_params("failed")
+            ),
+            id="signed-other-url",
+        ),
+    ],
+)
+def test_status_callback_without_a_valid_signature_is_refused(client, sent_sms, signature):
+    response = signed_post(client, "twilio-status", status_params("failed"), signature=signature)
+
+    assert response.status_code == 403
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == Reminder.Status.SENT
+    assert sent_sms.delivery_status == ""
+
+
+def test_webhooks_refuse_everything_when_no_token_is_configured(client, settings, sent_sms):
+    settings.TWILIO_AUTH_TOKEN = ""
+    signature = RequestValidator("").compute_signature(
+        absolute(reverse("twilio-status")), status_params("failed")
+    )
+
+    response = signed_post(client, "twilio-status", status_params("failed"), signature=signature)
+
+    assert response.status_code == 403
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == Reminder.Status.SENT
+
+
+def test_webhooks_accept_post_only(client):
+    assert client.get(reverse("twilio-status")).status_code == 405
+    assert client.get(reverse("twilio-inbound")).status_code == 405
+
+
+# --- Inbound keywords -------------------------------------------------------------------------
+
+
+def twiml_messages(response) -> list[str]:
+    assert response["Content-Type"].startswith("application/xml")
+    root = ET.fromstring(response.content)
+    assert root.tag == "Response"
+    return [m.text or "" for m in root.iter("Message")]
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop", "Unsubscribe", "QUIT", " Stop. ", "cancel", "END"])
+def test_stop_opts_out_of_sms_and_cancels_pending_texts_only(client, plan, word):
+    email_before = counts(plan, "email")
+    assert counts(plan, "sms")["scheduled"] > 0
+
+    with time_machine.travel(NOW, tick=False):
+        response = signed_post(client, "twilio-inbound", inbound_params(word))
+
+    assert response.status_code == 200
+    assert twiml_messages(response) == []  # Twilio's opt-out handling sends the confirmation
+    patient = Patient.objects.get(pk=plan.patient_id)
+    assert patient.sms_opted_out_at == NOW
+    assert patient.sms_consent_method == ConsentMethod.SMS_KEYWORD
+    assert not patient.may_sms
+    assert counts(plan, "sms") == {"cancelled": plan.reminders.filter(channel="sms").count()}
+    assert set(
+        plan.reminders.filter(channel="sms").values_list("status_reason", flat=True)
+    ) == {"patient opted out of sms"}
+    assert counts(plan, "email") == email_before
+    assert patient.email_opted_out_at is None
+
+
+def test_stop_leaves_other_patients_alone(client, plan, clinic, provider):
+    other = make_patient(clinic, first_name="Rowan", email="rowan@example.com", mobile="+13125550178")
+    other_plan = make_plan(other, provider)
+    before = counts(other_plan, "sms")
+
+    signed_post(client, "twilio-inbound", inbound_params("STOP"))
+
+    other.refresh_from_db()
+    assert other.sms_opted_out_at is None
+    assert counts(other_plan, "sms") == before
+
+
+def test_words_that_are_not_keywords_change_nothing(client, plan):
+    before = counts(plan, "sms")
+
+    response = signed_post(client, "twilio-inbound", inbound_params("Please stop by at noon"))
+
+    assert response.status_code == 200
+    assert Patient.objects.get(pk=plan.patient_id).sms_opted_out_at is None
+    assert counts(plan, "sms") == before
+
+
+def test_unsigned_stop_is_refused_and_changes_nothing(client, plan):
+    before = counts(plan, "sms")
+
+    response = signed_post(client, "twilio-inbound", inbound_params("STOP"), signature="")
+    forged = signed_post(client, "twilio-inbound", inbound_params("STOP"), token="not-ours")
+
+    assert response.status_code == forged.status_code == 403
+    assert Patient.objects.get(pk=plan.patient_id).sms_opted_out_at is None
+    assert counts(plan, "sms") == before
+
+
+@pytest.mark.parametrize("word", ["START", "start", "Yes", "UNSTOP"])
+def test_start_restores_sms_consent_with_method_and_time(client, plan, word):
+    Patient.objects.filter(pk=plan.patient_id).update(
+        sms_opted_out_at=NOW - dt.timedelta(days=3), sms_consent=False, sms_consent_method=""
+    )
+
+    with time_machine.travel(NOW, tick=False):
+        response = signed_post(client, "twilio-inbound", inbound_params(word))
+
+    assert response.status_code == 200
+    patient = Patient.objects.get(pk=plan.patient_id)
+    assert patient.sms_opted_out_at is None
+    assert patient.sms_consent is True
+    assert patient.sms_consent_at == NOW
+    assert patient.sms_consent_method == ConsentMethod.SMS_KEYWORD
+    assert patient.may_sms
+
+
+def test_unsigned_start_is_refused(client, plan):
+    Patient.objects.filter(pk=plan.patient_id).update(sms_opted_out_at=NOW)
+
+    response = signed_post(client, "twilio-inbound", inbound_params("START"), signature="")
+
+    assert response.status_code == 403
+    assert Patient.objects.get(pk=plan.patient_id).sms_opted_out_at == NOW
+
+
+@pytest.mark.parametrize("word", ["HELP", "help", "Info"])
+def test_help_replies_with_the_clinic_and_how_to_stop(client, plan, word):
+    response = signed_post(client, "twilio-inbound", inbound_params(word))
+
+    assert response.status_code == 200
+    (text,) = twiml_messages(response)
+    assert "Harbor Light Clinic" in text
+    assert "(202) 555-0100" in text
+    assert "STOP" in text
+    patient = Patient.objects.get(pk=plan.patient_id)
+    assert patient.sms_opted_out_at is None
+
+
+def test_help_from_an_unknown_number_still_answers(client, db):
+    response = signed_post(client, "twilio-inbound", inbound_params("HELP", sender="+12125551234"))
+
+    (text,) = twiml_messages(response)
+    assert "STOP" in text
