@@ -20,7 +20,7 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEV_SECRET_KEY = "aftercare-dev-only-secret-key-not-for-production"  # noqa: S105
+DEV_SECRET_KEY = "aftercare-dev-only-secret-key-not-for-production"
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
@@ -150,7 +150,9 @@ REMINDER_SEND_LEASE_S = env.int("REMINDER_SEND_LEASE_S", default=90)
 
 # --- Messages --------------------------------------------------------------------------------
 OUTBOX_DIR = env.path("OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="backend.reminders.channels.email.FileAndLogBackend")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default="backend.reminders.channels.email.FileAndLogBackend"
+)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
@@ -180,10 +182,31 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "backend.api.pagination.Pagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "backend.api.errors.exception_handler",
+    # Writes are limited per user (scope "writes"), token requests per client address ("login").
+    "DEFAULT_THROTTLE_CLASSES": ["backend.api.throttles.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": env.str("API_WRITE_RATE", default="120/min"),
+        "login": env.str("API_LOGIN_RATE", default="10/min"),
+    },
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Aftercare API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Aftercare API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "Treatment plans, their items and reminders. Errors have one shape: "
+    '{"type": "validation_error" | "client_error" | "server_error", '
+    '"errors": [{"field": ..., "code": ..., "detail": ...}]}.',
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PlanStatusEnum": "backend.plans.models.TreatmentPlan.Status",
+        "ItemStatusEnum": "backend.plans.models.PlanItem.Status",
+        "ReminderStatusEnum": "backend.reminders.models.Reminder.Status",
+        "ConsentMethodEnum": "backend.patients.models.ConsentMethod",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,7 @@
 """URL routes: admin, health, patient links, provider pages, webhooks."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from backend.core.views import health
 from backend.plans import views as plan_views
@@ -11,6 +11,7 @@ from backend.reminders import webhooks
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("backend.api.urls")),
     path("p/<str:token>/", plan_views.patient_schedule, name="patient-schedule"),
     path("p/<str:token>/items/<int:item_id>/", plan_views.patient_item, name="patient-item"),
     path("provider/", plan_views.provider_dashboard, name="provider-dashboard"),

@@ -46,7 +46,7 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_app():  # noqa: PT004 — overrides celery.contrib.pytest's test app
+def celery_app():
     from backend.celery import app
 
     return app

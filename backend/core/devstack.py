@@ -44,7 +44,9 @@ def main() -> int:
             "Ctrl-C stops web, worker and beat.\n",
             flush=True,
         )
-        proc = subprocess.run([str(BIN / "honcho"), "-f", str(ROOT / "Procfile"), "start"], env=env, cwd=ROOT)
+        proc = subprocess.run(
+            [str(BIN / "honcho"), "-f", str(ROOT / "Procfile"), "start"], env=env, cwd=ROOT
+        )
         return proc.returncode
     except KeyboardInterrupt:
         return 0

@@ -47,5 +47,6 @@ def validate_opening_hours(value: object) -> None:
                 ) from exc
             if start >= end:
                 raise ValidationError(
-                    f"Opening hours for weekday {day}: opening {start} must be before closing {end}."
+                    f"Opening hours for weekday {day}: opening {start} must be before "
+                    f"closing {end}."
                 )

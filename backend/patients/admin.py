@@ -13,15 +13,43 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     list_filter = ["sms_consent", "email_consent", "language"]
     readonly_fields = ["email_opted_out_at", "sms_opted_out_at"]
     fieldsets = [
-        (None, {"fields": ["clinic", "first_name", "last_name", "date_of_birth", "email", "mobile",
-                           "time_zone", "language"]}),
-        ("Appointments", {"fields": ["preferred_weekdays", "earliest_appointment",
-                                     "latest_appointment"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "clinic",
+                    "first_name",
+                    "last_name",
+                    "date_of_birth",
+                    "email",
+                    "mobile",
+                    "time_zone",
+                    "language",
+                ]
+            },
+        ),
+        (
+            "Appointments",
+            {"fields": ["preferred_weekdays", "earliest_appointment", "latest_appointment"]},
+        ),
         ("Messages", {"fields": ["prefers_email", "prefers_sms", "quiet_start", "quiet_end"]}),
-        ("Consent", {"fields": ["email_consent", "email_consent_at", "email_consent_method",
-                                "sms_consent", "sms_consent_at", "sms_consent_method",
-                                "sms_written_consent", "email_opted_out_at", "sms_opted_out_at"]}),
-    ]  # fmt: skip
+        (
+            "Consent",
+            {
+                "fields": [
+                    "email_consent",
+                    "email_consent_at",
+                    "email_consent_method",
+                    "sms_consent",
+                    "sms_consent_at",
+                    "sms_consent_method",
+                    "sms_written_consent",
+                    "email_opted_out_at",
+                    "sms_opted_out_at",
+                ]
+            },
+        ),
+    ]
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

@@ -53,7 +53,9 @@ class PlanItemInline(admin.TabularInline):
 
     @admin.display(description="Starts (clinic time)")
     def local_start(self, item):
-        return item.start.astimezone(ZoneInfo(item.plan.clinic.time_zone)).strftime("%a %d %b %Y %H:%M")
+        return item.start.astimezone(ZoneInfo(item.plan.clinic.time_zone)).strftime(
+            "%a %d %b %Y %H:%M"
+        )
 
     @admin.display(description="Actions")
     def item_actions(self, item):
@@ -69,8 +71,16 @@ class ReminderInline(admin.TabularInline):
     model = Reminder
     extra = 0
     can_delete = False
-    fields = ["send_at_local", "message_kind", "audience", "channel", "status", "status_reason", "text",
-              "send_now"]
+    fields = [
+        "send_at_local",
+        "message_kind",
+        "audience",
+        "channel",
+        "status",
+        "status_reason",
+        "text",
+        "send_now",
+    ]
     readonly_fields = fields
     ordering = ["send_at", "id"]
 
@@ -78,13 +88,19 @@ class ReminderInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related(
-            "plan__clinic", "plan__patient", "plan__protocol", "item", "provider__user"
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "plan__clinic", "plan__patient", "plan__protocol", "item", "provider__user"
+            )
         )
 
     @admin.display(description="Send at (patient time)")
     def send_at_local(self, reminder):
-        return reminder.send_at.astimezone(ZoneInfo(reminder.plan.patient.time_zone)).strftime("%a %d %b %H:%M")
+        return reminder.send_at.astimezone(ZoneInfo(reminder.plan.patient.time_zone)).strftime(
+            "%a %d %b %H:%M"
+        )
 
     @admin.display(description="Text")
     def text(self, reminder):
@@ -107,12 +123,31 @@ class ReminderInline(admin.TabularInline):
 class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     provider_field = "provider"
     list_display = ["patient", "protocol", "status", "provider", "start_date", "item_count"]
-    list_filter = ["status", ("provider", ProviderListFilter), "protocol",
-                   ("start_date", admin.DateFieldListFilter)]  # fmt: skip
-    search_fields = ["patient__first_name", "patient__last_name", "patient__email", "patient__mobile"]
+    list_filter = [
+        "status",
+        ("provider", ProviderListFilter),
+        "protocol",
+        ("start_date", admin.DateFieldListFilter),
+    ]
+    search_fields = [
+        "patient__first_name",
+        "patient__last_name",
+        "patient__email",
+        "patient__mobile",
+    ]
     list_select_related = ["patient", "protocol", "provider__user"]
-    readonly_fields = ["patient", "clinic", "provider", "protocol", "start_date", "status",
-                       "options", "planning_notes", "paused_at", "created_by"]  # fmt: skip
+    readonly_fields = [
+        "patient",
+        "clinic",
+        "provider",
+        "protocol",
+        "start_date",
+        "status",
+        "options",
+        "planning_notes",
+        "paused_at",
+        "created_by",
+    ]
     fields = [*readonly_fields, "notes"]
     inlines = [PlanItemInline, ReminderInline]
     change_form_template = "admin/plans/treatmentplan/change_form.html"
@@ -128,21 +163,34 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("new/", wrap(self.new_plan_view), name="plans_treatmentplan_new"),
-            path("<int:plan_id>/action/<str:action>/", wrap(self.plan_action_view),
-                 name="plans_treatmentplan_action"),
-            path("<int:plan_id>/items/<int:item_id>/", wrap(self.item_view),
-                 name="plans_treatmentplan_item"),
-            path("<int:plan_id>/reminders/<int:reminder_id>/send-now/", wrap(self.send_now_view),
-                 name="plans_treatmentplan_send_now"),
+            path(
+                "<int:plan_id>/action/<str:action>/",
+                wrap(self.plan_action_view),
+                name="plans_treatmentplan_action",
+            ),
+            path(
+                "<int:plan_id>/items/<int:item_id>/",
+                wrap(self.item_view),
+                name="plans_treatmentplan_item",
+            ),
+            path(
+                "<int:plan_id>/reminders/<int:reminder_id>/send-now/",
+                wrap(self.send_now_view),
+                name="plans_treatmentplan_send_now",
+            ),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:plans_treatmentplan_new")
 
     def _plan_or_403(self, request, plan_id: int, *, change: bool = True) -> TreatmentPlan:
         plan = get_object_or_404(self.get_queryset(request), pk=plan_id)
-        allowed = self.has_change_permission(request, plan) if change else self.has_view_permission(request, plan)
+        allowed = (
+            self.has_change_permission(request, plan)
+            if change
+            else self.has_view_permission(request, plan)
+        )
         if not allowed:
             raise PermissionDenied
         return plan
@@ -156,17 +204,21 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             kwargs = {
-                "patient": data["patient"], "protocol": data["protocol"],
-                "start_date": data["start_date"], "provider": data["provider"],
+                "patient": data["patient"],
+                "protocol": data["protocol"],
+                "start_date": data["start_date"],
+                "provider": data["provider"],
                 "options": form.options(),
-            }  # fmt: skip
+            }
             try:
                 if "confirm" in request.POST:
                     result = services.plan_create(**kwargs, created_by=request.user)
                     self.message_user(
-                        request, f"Plan created with {result.sync.items_created} items and "
-                        f"{result.sync.reminders_created} reminders.", messages.SUCCESS,
-                    )  # fmt: skip
+                        request,
+                        f"Plan created with {result.sync.items_created} items and "
+                        f"{result.sync.reminders_created} reminders.",
+                        messages.SUCCESS,
+                    )
                     return redirect("admin:plans_treatmentplan_change", result.plan.pk)
                 preview = services.plan_preview(**kwargs)
             except ValidationError as exc:
@@ -189,12 +241,18 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         plan = self._plan_or_403(request, plan_id)
         if request.method != "POST":
             return redirect("admin:plans_treatmentplan_change", plan.pk)
-        actions = {"pause": services.plan_pause, "resume": services.plan_resume, "cancel": services.plan_cancel}
+        actions = {
+            "pause": services.plan_pause,
+            "resume": services.plan_resume,
+            "cancel": services.plan_cancel,
+        }
         if action not in actions:
             raise PermissionDenied
         try:
             result = actions[action](plan=plan)
-            self.message_user(request, f"Plan {result.plan.get_status_display().lower()}: {result.summary}.")
+            self.message_user(
+                request, f"Plan {result.plan.get_status_display().lower()}: {result.summary}."
+            )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
         return redirect("admin:plans_treatmentplan_change", plan.pk)
@@ -203,35 +261,46 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         plan = self._plan_or_403(request, plan_id)
         item = get_object_or_404(plan.items.all(), pk=item_id)
         reschedule = RescheduleForm(
-            request.POST if "reschedule" in request.POST else None, time_zone=plan.clinic.time_zone,
+            request.POST if "reschedule" in request.POST else None,
+            time_zone=plan.clinic.time_zone,
             initial={"new_start": item.start.astimezone(ZoneInfo(plan.clinic.time_zone))},
-        )  # fmt: skip
+        )
         missed = MissedForm(request.POST if "missed" in request.POST else None)
         try:
             if "reschedule" in request.POST and reschedule.is_valid():
-                result = services.item_reschedule(item=item, new_start=reschedule.cleaned_data["new_start"])
+                result = services.item_reschedule(
+                    item=item, new_start=reschedule.cleaned_data["new_start"]
+                )
                 self.message_user(request, f"Rescheduled: {result.summary}.", messages.SUCCESS)
                 return redirect("admin:plans_treatmentplan_change", plan.pk)
             if "completed" in request.POST:
-                services.item_mark_completed(item=item, outcome_notes=request.POST.get("outcome_notes", ""))
+                services.item_mark_completed(
+                    item=item, outcome_notes=request.POST.get("outcome_notes", "")
+                )
                 self.message_user(request, f"{item.title} marked completed.", messages.SUCCESS)
                 return redirect("admin:plans_treatmentplan_change", plan.pk)
             if "missed" in request.POST and missed.is_valid():
                 result = services.item_mark_missed(
-                    item=item, outcome_notes=missed.cleaned_data["outcome_notes"],
+                    item=item,
+                    outcome_notes=missed.cleaned_data["outcome_notes"],
                     replan=missed.cleaned_data["replan"],
-                )  # fmt: skip
-                self.message_user(request, f"{item.title} marked missed: {result.summary}.", messages.WARNING)
+                )
+                self.message_user(
+                    request, f"{item.title} marked missed: {result.summary}.", messages.WARNING
+                )
                 return redirect("admin:plans_treatmentplan_change", plan.pk)
         except ValidationError as exc:
             reschedule.add_error(None, exc.messages)
         context = {
             **self.admin_site.each_context(request),
             "title": f"{item.title} — {plan.patient}",
-            "plan": plan, "item": item, "reschedule_form": reschedule, "missed_form": missed,
+            "plan": plan,
+            "item": item,
+            "reschedule_form": reschedule,
+            "missed_form": missed,
             "opts": self.model._meta,
             "reminders": item.reminders.filter(status__in=Reminder.PENDING).order_by("send_at"),
-        }  # fmt: skip
+        }
         return TemplateResponse(request, "admin/plans/treatmentplan/item.html", context)
 
     def send_now_view(self, request, plan_id: int, reminder_id: int):
@@ -242,7 +311,9 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         if request.method == "POST":
             try:
                 reminder_send_now(reminder=reminder)
-                self.message_user(request, "The reminder goes out with the next dispatch (within 30 s).")
+                self.message_user(
+                    request, "The reminder goes out with the next dispatch (within 30 s)."
+                )
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
         return redirect("admin:plans_treatmentplan_change", plan.pk)
@@ -252,9 +323,10 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         extra_context = extra_context or {}
         if plan is not None:
             reminders = list(
-                Reminder.objects.filter(plan=plan).exclude(status=Reminder.Status.CANCELLED)
+                Reminder.objects.filter(plan=plan)
+                .exclude(status=Reminder.Status.CANCELLED)
                 .only("id", "send_at", "message_kind", "channel", "status", "item_id")
-            )  # fmt: skip
+            )
             items = list(plan.items.all())
             extra_context["timeline"] = build_timeline(items, reminders, plan.clinic.time_zone)
             extra_context["reminder_counts"] = dict(
@@ -267,13 +339,24 @@ def _preview_rows(engine_plan, patient):
     patient_zone = ZoneInfo(patient.time_zone)
     clinic_zone = ZoneInfo(patient.clinic.time_zone)
     items = [
-        {"sequence": i.sequence, "title": i.title, "kind": i.kind,
-         "local": i.start.astimezone(clinic_zone).strftime("%a %d %b %Y %H:%M")}
+        {
+            "sequence": i.sequence,
+            "title": i.title,
+            "kind": i.kind,
+            "local": i.start.astimezone(clinic_zone).strftime("%a %d %b %Y %H:%M"),
+        }
         for i in engine_plan.items
-    ]  # fmt: skip
+    ]
     reminders = [
-        {"kind": r.message_kind, "audience": r.audience, "channel": r.channel, "item": r.item_key or "plan",
-         "local": r.send_at.astimezone(patient_zone if r.audience == "patient" else clinic_zone).strftime("%a %d %b %H:%M")}
+        {
+            "kind": r.message_kind,
+            "audience": r.audience,
+            "channel": r.channel,
+            "item": r.item_key or "plan",
+            "local": r.send_at.astimezone(
+                patient_zone if r.audience == "patient" else clinic_zone
+            ).strftime("%a %d %b %H:%M"),
+        }
         for r in engine_plan.reminders
-    ]  # fmt: skip
+    ]
     return {"items": items, "reminders": reminders, "now": timezone.now()}

@@ -28,7 +28,9 @@ def clinic_calendar(clinic: Clinic) -> scheduler.ClinicCalendar:
 
 def patient_preferences(patient: Patient) -> scheduler.PatientPreferences:
     channels = tuple(
-        c for c, wanted in (("email", patient.prefers_email), ("sms", patient.prefers_sms)) if wanted
+        c
+        for c, wanted in (("email", patient.prefers_email), ("sms", patient.prefers_sms))
+        if wanted
     )
     return scheduler.PatientPreferences(
         time_zone=patient.time_zone,
@@ -78,7 +80,9 @@ def engine_plan_from_rows(
     return scheduler.Plan(
         protocol_slug=plan.protocol.slug,
         protocol_version=plan.protocol.version,
-        items=tuple(planned_item_from_row(i) for i in items if i.status != PlanItem.Status.CANCELLED),
+        items=tuple(
+            planned_item_from_row(i) for i in items if i.status != PlanItem.Status.CANCELLED
+        ),
         reminders=tuple(
             scheduler.PlannedReminder(
                 key=r.key,

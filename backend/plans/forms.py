@@ -16,18 +16,25 @@ class NewPlanForm(forms.Form):
     patient = forms.ModelChoiceField(queryset=Patient.objects.none())
     protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(is_active=True))
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    provider = forms.ModelChoiceField(queryset=Provider.objects.none(), label="Responsible provider")
+    provider = forms.ModelChoiceField(
+        queryset=Provider.objects.none(), label="Responsible provider"
+    )
     dosing_sessions = forms.IntegerField(
-        required=False, min_value=1, max_value=12,
+        required=False,
+        min_value=1,
+        max_value=12,
         help_text="Leave empty for the protocol's default number of dosing sessions.",
-    )  # fmt: skip
+    )
 
     def __init__(self, *args, clinic_id=None, **kwargs):
         super().__init__(*args, **kwargs)
         patients = Patient.objects.select_related("clinic")
         providers = Provider.objects.select_related("user").filter(active=True)
         if clinic_id is not None:
-            patients, providers = patients.filter(clinic_id=clinic_id), providers.filter(clinic_id=clinic_id)
+            patients, providers = (
+                patients.filter(clinic_id=clinic_id),
+                providers.filter(clinic_id=clinic_id),
+            )
         self.fields["patient"].queryset = patients
         self.fields["provider"].queryset = providers
 
@@ -55,5 +62,7 @@ class RescheduleForm(forms.Form):
 
 
 class MissedForm(forms.Form):
-    replan = forms.BooleanField(required=False, initial=True, label="Re-plan the rest of the course")
+    replan = forms.BooleanField(
+        required=False, initial=True, label="Re-plan the rest of the course"
+    )
     outcome_notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -18,10 +18,14 @@ class TreatmentPlan(models.Model):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="plans")
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="plans")
     provider = models.ForeignKey(
-        "clinics.Provider", on_delete=models.PROTECT, related_name="plans",
+        "clinics.Provider",
+        on_delete=models.PROTECT,
+        related_name="plans",
         help_text="Responsible provider.",
-    )  # fmt: skip
-    protocol = models.ForeignKey("protocols.Protocol", on_delete=models.PROTECT, related_name="plans")
+    )
+    protocol = models.ForeignKey(
+        "protocols.Protocol", on_delete=models.PROTECT, related_name="plans"
+    )
     start_date = models.DateField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     notes = models.TextField(blank=True, default="")
@@ -81,15 +85,14 @@ class PlanItem(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     outcome_notes = models.TextField(blank=True, default="")
     calendar_sequence = models.PositiveIntegerField(
-        default=0, help_text="iCalendar SEQUENCE: rises every time the session moves or is cancelled."
+        default=0,
+        help_text="iCalendar SEQUENCE: rises every time the session moves or is cancelled.",
     )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["plan", "sequence"]
-        constraints = [
-            models.UniqueConstraint(fields=["plan", "key"], name="plan_item_key_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["plan", "key"], name="plan_item_key_unique")]
         indexes = [models.Index(fields=["kind", "start"])]
 
     def __str__(self) -> str:

@@ -22,7 +22,9 @@ def patient_upcoming_items(*, patient_id: int, now: dt.datetime) -> QuerySet[Pla
     )
 
 
-def provider_upcoming_items(*, provider_id: int, now: dt.datetime, days: int = 14) -> QuerySet[PlanItem]:
+def provider_upcoming_items(
+    *, provider_id: int, now: dt.datetime, days: int = 14
+) -> QuerySet[PlanItem]:
     return (
         PlanItem.objects.filter(
             plan__provider_id=provider_id,

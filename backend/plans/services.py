@@ -40,7 +40,7 @@ _FIELD_MAP = {
 
 
 def planning_error_to_validation_error(exc: scheduler.PlanningError) -> ValidationError:
-    field = _FIELD_MAP.get(exc.field or "", None)
+    field = _FIELD_MAP.get(exc.field or "")
     message = f"{exc} (rule: {exc.rule})"
     return ValidationError({field: message} if field else message, code=exc.rule)
 
@@ -73,7 +73,9 @@ def _check_people(*, patient: Patient, provider: Provider, protocol: Protocol) -
     if not provider.active:
         raise ValidationError({"provider": "This provider is not active."})
     if not protocol.is_active:
-        raise ValidationError({"protocol": "This protocol version is retired; choose a current one."})
+        raise ValidationError(
+            {"protocol": "This protocol version is retired; choose a current one."}
+        )
 
 
 def plan_preview(
@@ -90,9 +92,13 @@ def plan_preview(
     calendar, prefs, opts = _engine_inputs(patient, patient.clinic, options)
     try:
         return scheduler.build_plan(
-            protocol=protocol.engine_protocol(), start_date=start_date, clinic=calendar,
-            patient=prefs, now=_now(now), options=opts,
-        )  # fmt: skip
+            protocol=protocol.engine_protocol(),
+            start_date=start_date,
+            clinic=calendar,
+            patient=prefs,
+            now=_now(now),
+            options=opts,
+        )
     except scheduler.PlanningError as exc:
         raise planning_error_to_validation_error(exc) from exc
 
@@ -111,14 +117,24 @@ def plan_create(
 ) -> PlanChangeResult:
     """Build the plan with the engine and write the plan, its items and its reminders at once."""
     engine_plan = plan_preview(
-        patient=patient, protocol=protocol, start_date=start_date, provider=provider,
-        options=options, now=now,
-    )  # fmt: skip
+        patient=patient,
+        protocol=protocol,
+        start_date=start_date,
+        provider=provider,
+        options=options,
+        now=now,
+    )
     plan = TreatmentPlan.objects.create(
-        patient=patient, clinic=patient.clinic, provider=provider, protocol=protocol,
-        start_date=start_date, status=TreatmentPlan.Status.ACTIVE, options=options or {},
-        notes=notes, created_by=created_by,
-    )  # fmt: skip
+        patient=patient,
+        clinic=patient.clinic,
+        provider=provider,
+        protocol=protocol,
+        start_date=start_date,
+        status=TreatmentPlan.Status.ACTIVE,
+        options=options or {},
+        notes=notes,
+        created_by=created_by,
+    )
     sync = apply_engine_plan(plan, engine_plan, now=_now(now), reason="plan created")
     plan.save(update_fields=["planning_notes"])
     return PlanChangeResult(plan, sync)
@@ -156,15 +172,28 @@ def _replan(
     protocol = plan.protocol.engine_protocol()
     try:
         new_plan = scheduler.replan(
-            plan=current, protocol=protocol, clinic=calendar, patient=prefs, now=now,
-            moved=moved or {}, missed=missed, cancelled=cancelled, completed=completed, options=opts,
-        )  # fmt: skip
+            plan=current,
+            protocol=protocol,
+            clinic=calendar,
+            patient=prefs,
+            now=now,
+            moved=moved or {},
+            missed=missed,
+            cancelled=cancelled,
+            completed=completed,
+            options=opts,
+        )
         if rebuild_reminders:
             today = now.astimezone(calendar.zone).date()
             new_plan = scheduler.build_plan(
-                protocol=protocol, start_date=today, clinic=calendar, patient=prefs, now=now,
-                options=opts, fixed=new_plan.items,
-            )  # fmt: skip
+                protocol=protocol,
+                start_date=today,
+                clinic=calendar,
+                patient=prefs,
+                now=now,
+                options=opts,
+                fixed=new_plan.items,
+            )
     except scheduler.PlanningError as exc:
         raise planning_error_to_validation_error(exc) from exc
     sync = apply_engine_plan(plan, new_plan, now=now, reason=reason)
@@ -190,15 +219,21 @@ def item_reschedule(
     _require_active(plan, "reschedule")
     if item.status != PlanItem.Status.SCHEDULED:
         raise ValidationError(
-            {"new_start": f"{item.title} is {item.get_status_display().lower()}; only a scheduled "
-                          "item can be rescheduled."}
-        )  # fmt: skip
+            {
+                "new_start": f"{item.title} is {item.get_status_display().lower()}; only a "
+                "scheduled "
+                "item can be rescheduled."
+            }
+        )
     if timezone.is_naive(new_start):
         raise ValidationError({"new_start": "The new start needs a time zone or UTC offset."})
     if new_start <= now:
         raise ValidationError({"new_start": "The new start must be in the future."})
     sync = _replan(
-        plan, now=now, reason=f"{item.title} rescheduled", moved={item.key: new_start.astimezone(dt.UTC)}
+        plan,
+        now=now,
+        reason=f"{item.title} rescheduled",
+        moved={item.key: new_start.astimezone(dt.UTC)},
     )
     return PlanChangeResult(plan, sync)
 
@@ -210,7 +245,9 @@ def _withdraw_dependent_reminders(item: PlanItem, reason: str) -> int:
     ).update(status=Reminder.Status.CANCELLED, status_reason=reason, lease_expires_at=None)
 
 
-def _set_item_status(item: PlanItem, status: str, outcome_notes: str) -> tuple[TreatmentPlan, PlanItem]:
+def _set_item_status(
+    item: PlanItem, status: str, outcome_notes: str
+) -> tuple[TreatmentPlan, PlanItem]:
     plan = _locked_plan(item.plan_id)
     item = plan.items.get(pk=item.pk)
     if item.status in (PlanItem.Status.COMPLETED, PlanItem.Status.CANCELLED):
@@ -227,7 +264,7 @@ def _set_item_status(item: PlanItem, status: str, outcome_notes: str) -> tuple[T
 @transaction.atomic
 def item_mark_completed(*, item: PlanItem, outcome_notes: str = "") -> PlanItem:
     """Record that the item took place (or, for an assessment, that it was answered)."""
-    plan, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes)
+    _, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes)
     if item.kind in (PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN):
         # Answered: the remaining repeats of its prompt stop.
         Reminder.objects.filter(
@@ -252,13 +289,14 @@ def item_mark_missed(
 
 @transaction.atomic
 def item_cancel(*, item: PlanItem, reason: str = "") -> PlanItem:
-    plan, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
+    _, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
     item.calendar_sequence += 1
     item.save(update_fields=["calendar_sequence"])
     Reminder.objects.filter(item=item, status__in=Reminder.PENDING).update(
-        status=Reminder.Status.CANCELLED, status_reason=f"{item.title} cancelled",
+        status=Reminder.Status.CANCELLED,
+        status_reason=f"{item.title} cancelled",
         lease_expires_at=None,
-    )  # fmt: skip
+    )
     return item
 
 
@@ -278,7 +316,9 @@ def plan_pause(*, plan: TreatmentPlan, now: dt.datetime | None = None) -> PlanCh
     _require_active(plan, "pause")
     plan.status, plan.paused_at = TreatmentPlan.Status.PAUSED, now
     plan.save(update_fields=["status", "paused_at", "updated_at"])
-    return PlanChangeResult(plan, SyncResult(reminders_cancelled=_cancel_pending(plan, "plan paused", now)))
+    return PlanChangeResult(
+        plan, SyncResult(reminders_cancelled=_cancel_pending(plan, "plan paused", now))
+    )
 
 
 @transaction.atomic
@@ -303,7 +343,9 @@ def plan_resume(*, plan: TreatmentPlan, now: dt.datetime | None = None) -> PlanC
 
 
 @transaction.atomic
-def plan_cancel(*, plan: TreatmentPlan, reason: str = "", now: dt.datetime | None = None) -> PlanChangeResult:
+def plan_cancel(
+    *, plan: TreatmentPlan, reason: str = "", now: dt.datetime | None = None
+) -> PlanChangeResult:
     """Cancel the course: scheduled items are cancelled, pending reminders never go out."""
     now = _now(now)
     plan = _locked_plan(plan.pk)

@@ -18,9 +18,16 @@ from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
 REMINDER_FIELDS = (
-    "audience", "channel", "message_kind", "send_at", "not_after", "requires_attended",
-    "priority", "repeat_index", "rule",
-)  # fmt: skip
+    "audience",
+    "channel",
+    "message_kind",
+    "send_at",
+    "not_after",
+    "requires_attended",
+    "priority",
+    "repeat_index",
+    "rule",
+)
 ITEM_FIELDS = ("kind", "sequence", "title", "start", "end", "local_date", "local_time", "time_zone")
 
 
@@ -44,7 +51,8 @@ class SyncResult:
         parts = []
         if self.items_moved:
             parts.append(
-                "moved " + ", ".join(f"{m.label} to {m.new:%a %d %b %H:%M} UTC" for m in self.items_moved)
+                "moved "
+                + ", ".join(f"{m.label} to {m.new:%a %d %b %H:%M} UTC" for m in self.items_moved)
             )
         if self.reminders_moved:
             parts.append(f"{len(self.reminders_moved)} reminder(s) moved with them")
@@ -105,9 +113,17 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
     bulk_create_with_history(new, PlanItem)
     if changed:
         bulk_update_with_history(
-            changed, PlanItem, [*ITEM_FIELDS, "provider_role", "observation_minutes", "depends_on",
-                      "status", "calendar_sequence"],
-        )  # fmt: skip
+            changed,
+            PlanItem,
+            [
+                *ITEM_FIELDS,
+                "provider_role",
+                "observation_minutes",
+                "depends_on",
+                "status",
+                "calendar_sequence",
+            ],
+        )
     result.items_created = len(new)
     return rows
 
@@ -127,9 +143,13 @@ def _reminder_values(r: scheduler.PlannedReminder) -> dict:
 
 
 def _sync_reminders(
-    plan: TreatmentPlan, engine_plan: scheduler.Plan, items: dict, now: dt.datetime, reason: str,
+    plan: TreatmentPlan,
+    engine_plan: scheduler.Plan,
+    items: dict,
+    now: dt.datetime,
+    reason: str,
     result: SyncResult,
-) -> None:  # fmt: skip
+) -> None:
     rows = {r.key: r for r in plan.reminders.all()}
     new, changed = [], []
     for planned in engine_plan.reminders:
@@ -151,7 +171,11 @@ def _sync_reminders(
                 result.reminders_moved.append(Moved(row.key, row.send_at, planned.send_at))
             for k, v in values.items():
                 setattr(row, k, v)
-            row.status, row.lease_expires_at, row.status_reason = Reminder.Status.SCHEDULED, None, ""
+            row.status, row.lease_expires_at, row.status_reason = (
+                Reminder.Status.SCHEDULED,
+                None,
+                "",
+            )
             changed.append(row)
     planned_keys = {r.key for r in engine_plan.reminders}
     for key, row in rows.items():
@@ -159,7 +183,9 @@ def _sync_reminders(
             if row.sending_until and row.sending_until > now:
                 continue
             row.status, row.status_reason, row.lease_expires_at = (
-                Reminder.Status.CANCELLED, reason[:200], None
+                Reminder.Status.CANCELLED,
+                reason[:200],
+                None,
             )
             changed.append(row)
             result.reminders_cancelled += 1

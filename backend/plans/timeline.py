@@ -27,7 +27,11 @@ def build_timeline(items, reminders, time_zone: str) -> list[dict]:
         for offset in range(7):
             day = monday + dt.timedelta(days=offset)
             week["days"].append(
-                {"date": day, "items": by_day_items.get(day, []), "reminders": by_day_reminders.get(day, 0)}
+                {
+                    "date": day,
+                    "items": by_day_items.get(day, []),
+                    "reminders": by_day_reminders.get(day, 0),
+                }
             )
         weeks.append(week)
         monday += dt.timedelta(days=7)

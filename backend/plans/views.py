@@ -40,12 +40,16 @@ def patient_item(request: HttpRequest, token: str, item_id: int) -> HttpResponse
         if item.kind not in (PlanItem.Kind.CHECK_IN, PlanItem.Kind.ASSESSMENT):
             raise PermissionDenied
         try:
-            services.item_mark_completed(item=item, outcome_notes=request.POST.get("answer", "")[:2000])
+            services.item_mark_completed(
+                item=item, outcome_notes=request.POST.get("answer", "")[:2000]
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
         item.refresh_from_db()
     return render(
-        request, "pages/patient_item.html", {"patient": patient, "item": item, "token": token, "error": error}
+        request,
+        "pages/patient_item.html",
+        {"patient": patient, "item": item, "token": token, "error": error},
     )
 
 

@@ -22,7 +22,14 @@ class ProtocolAdmin(admin.ModelAdmin):
         for protocol in queryset:
             latest = Protocol.objects.filter(slug=protocol.slug).aggregate(v=Max("version"))["v"]
             Protocol.objects.create(
-                slug=protocol.slug, version=latest + 1, name=protocol.name,
-                definition=protocol.definition, is_active=False,
-            )  # fmt: skip
-            self.message_user(request, f"Created {protocol.name} v{latest + 1} (inactive until you review it).", messages.SUCCESS)
+                slug=protocol.slug,
+                version=latest + 1,
+                name=protocol.name,
+                definition=protocol.definition,
+                is_active=False,
+            )
+            self.message_user(
+                request,
+                f"Created {protocol.name} v{latest + 1} (inactive until you review it).",
+                messages.SUCCESS,
+            )

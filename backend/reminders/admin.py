@@ -9,7 +9,14 @@ class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ["attempted_at", "backend", "success", "permanent", "provider_message_id", "error"]
+    readonly_fields = [
+        "attempted_at",
+        "backend",
+        "success",
+        "permanent",
+        "provider_message_id",
+        "error",
+    ]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -20,8 +27,18 @@ class ReminderAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     clinic_field = "plan__clinic"
     provider_field = "plan__provider"
     list_display = ["message_kind", "plan", "audience", "channel", "send_at", "status", "attempts"]
-    list_filter = ["status", "channel", "audience", "message_kind", ("send_at", admin.DateFieldListFilter)]
-    search_fields = ["plan__patient__first_name", "plan__patient__last_name", "plan__patient__email"]
+    list_filter = [
+        "status",
+        "channel",
+        "audience",
+        "message_kind",
+        ("send_at", admin.DateFieldListFilter),
+    ]
+    search_fields = [
+        "plan__patient__first_name",
+        "plan__patient__last_name",
+        "plan__patient__email",
+    ]
     list_select_related = ["plan__patient", "plan__protocol"]
     inlines = [DeliveryAttemptInline]
 

@@ -117,13 +117,17 @@ class RenderedMessage:
     language: str = "en"
 
 
-def render_message(*, kind: str, language: str, context: Mapping[str, object]) -> RenderedMessage:
+def render_message(
+    *, kind: str, language: str, context: Mapping[str, object], channel: str | None = None
+) -> RenderedMessage:
     """Render ``kind`` in ``language`` (falling back to English) with ``context``.
 
     ``language`` may be a tag such as "es-MX": "es-mx", then "es", then English are tried. The
     translation is chosen per kind by its ``subject.txt``; once chosen, all four files must be in
     that folder, so a message never mixes two languages. Raises ``ContentError`` for an unknown
     kind, a context without the kind's ``REQUIRED_CONTEXT`` (or blank ones), and a missing file.
+    ``channel`` ("email" or "sms") renders only that channel's parts (the others come back empty):
+    the send path renders what it sends and nothing more.
     """
     if kind not in MESSAGE_KINDS:
         raise ContentError(
@@ -132,11 +136,16 @@ def render_message(*, kind: str, language: str, context: Mapping[str, object]) -
     _check_context(kind, context)
     folder, used_language = _choose_folder(kind, language)
     values = dict(context)
+    email, sms = channel in (None, "email"), channel in (None, "sms")
     return RenderedMessage(
-        subject=" ".join(_render(folder, "subject.txt", values, escape=False).split()),
-        text=_tidy_text(_render(folder, "body.txt", values, escape=False)),
-        html=_render(folder, "body.html", values, escape=True).strip() + "\n",
-        sms=" ".join(to_gsm_friendly(_render(folder, "sms.txt", values, escape=False)).split()),
+        subject=" ".join(_render(folder, "subject.txt", values, escape=False).split())
+        if email
+        else "",
+        text=_tidy_text(_render(folder, "body.txt", values, escape=False)) if email else "",
+        html=_render(folder, "body.html", values, escape=True).strip() + "\n" if email else "",
+        sms=" ".join(to_gsm_friendly(_render(folder, "sms.txt", values, escape=False)).split())
+        if sms
+        else "",
         language=used_language,
     )
 

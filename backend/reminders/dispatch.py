@@ -32,10 +32,12 @@ def release_expired_leases(*, now: dt.datetime) -> int:
         Reminder.objects.filter(status=Reminder.Status.QUEUED, lease_expires_at__lt=now)
         .filter(Q(sending_until__isnull=True) | Q(sending_until__lt=now))
         .update(
-            status=Reminder.Status.SCHEDULED, lease_expires_at=None, sending_until=None,
+            status=Reminder.Status.SCHEDULED,
+            lease_expires_at=None,
+            sending_until=None,
             status_reason="lease expired; due again",
         )
-    )  # fmt: skip
+    )
 
 
 def expire_stale(*, now: dt.datetime) -> int:

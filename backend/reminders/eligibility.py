@@ -69,7 +69,11 @@ def _consent(reminder: Reminder) -> Verdict | None:
 
 def _quiet_hours(reminder: Reminder, now: dt.datetime) -> Verdict | None:
     patient = reminder.plan.patient
-    if reminder.audience != Reminder.Audience.PATIENT or not patient.quiet_start or not patient.quiet_end:
+    if (
+        reminder.audience != Reminder.Audience.PATIENT
+        or not patient.quiet_start
+        or not patient.quiet_end
+    ):
         return None
     start, end = patient.quiet_start, patient.quiet_end
     if start == end:
@@ -98,9 +102,11 @@ def _sms_budget(reminder: Reminder, now: dt.datetime) -> Verdict | None:
     local = now.astimezone(ZoneInfo(patient.time_zone))
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
     sent = Reminder.objects.filter(
-        patient=patient, channel=Reminder.Channel.SMS, status=Reminder.Status.SENT,
+        patient=patient,
+        channel=Reminder.Channel.SMS,
+        status=Reminder.Status.SENT,
         sent_at__gte=day_start - dt.timedelta(days=6),
-    ).values_list("sent_at", flat=True)  # fmt: skip
+    ).values_list("sent_at", flat=True)
     sent = list(sent)
     if sum(1 for at in sent if at >= day_start) >= daily:
         return Verdict("skip", f"SMS budget: {daily} a day already sent")

@@ -7,6 +7,7 @@ link never carries patient data and one purpose's token cannot be replayed as an
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.conf import settings
 from django.core import signing
@@ -35,6 +36,13 @@ def absolute(path: str) -> str:
 
 
 def patient_schedule_url(patient_id: int) -> str:
+    return _patient_schedule_url(patient_id, dt.date.today())
+
+
+# Signing is a noticeable part of rendering a batch; links are signed at most once a day per
+# patient and process (the day is part of the cache key, so a cached link is never stale).
+@functools.lru_cache(maxsize=4096)
+def _patient_schedule_url(patient_id: int, _day: dt.date) -> str:
     token = make_token("patient", {"p": patient_id})
     return absolute(reverse("patient-schedule", args=[token]))
 
@@ -45,5 +53,10 @@ def patient_item_url(patient_id: int, item_id: int) -> str:
 
 
 def unsubscribe_url(patient_id: int, channel: str = "email") -> str:
+    return _unsubscribe_url(patient_id, channel, dt.date.today())
+
+
+@functools.lru_cache(maxsize=4096)
+def _unsubscribe_url(patient_id: int, channel: str, _day: dt.date) -> str:
     token = make_token("unsubscribe", {"p": patient_id, "c": channel})
     return absolute(reverse("unsubscribe", args=[token]))

@@ -90,10 +90,14 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
     return context
 
 
-def render(reminder: Reminder, *, with_provider_items: bool = True) -> RenderedMessage:
+def render(
+    reminder: Reminder, *, with_provider_items: bool = True, channel: str | None = None
+) -> RenderedMessage:
     language = reminder.plan.patient.language if reminder.audience == "patient" else "en"
     context = build_context(reminder, with_provider_items=with_provider_items)
-    return render_message(kind=reminder.message_kind, language=language, context=context)
+    return render_message(
+        kind=reminder.message_kind, language=language, context=context, channel=channel
+    )
 
 
 def recipient_address(reminder: Reminder) -> str:
@@ -101,7 +105,9 @@ def recipient_address(reminder: Reminder) -> str:
         patient = reminder.plan.patient
         return patient.email if reminder.channel == Reminder.Channel.EMAIL else str(patient.mobile)
     provider = reminder.provider
-    return provider.user.email if reminder.channel == Reminder.Channel.EMAIL else str(provider.mobile)
+    return (
+        provider.user.email if reminder.channel == Reminder.Channel.EMAIL else str(provider.mobile)
+    )
 
 
 def build_sms(reminder: Reminder, rendered: RenderedMessage) -> OutgoingSms:
@@ -113,11 +119,13 @@ def build_sms(reminder: Reminder, rendered: RenderedMessage) -> OutgoingSms:
     )
 
 
-def build_email(reminder: Reminder, rendered: RenderedMessage, *, now: dt.datetime) -> OutgoingEmail:
+def build_email(
+    reminder: Reminder, rendered: RenderedMessage, *, now: dt.datetime
+) -> OutgoingEmail:
     clinic = reminder.plan.clinic
     headers = {}
     if reminder.audience == Reminder.Audience.PATIENT:
-        unsubscribe = links.unsubscribe_url(reminder.plan.patient_id)
+        unsubscribe = links.unsubscribe_url(reminder.plan.patient_id)  # memoised per patient
         # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to this URL.
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -133,7 +141,9 @@ def build_email(reminder: Reminder, rendered: RenderedMessage, *, now: dt.dateti
         )
         attachments = (("session.ics", ics, "text/calendar; method=REQUEST"),)
     from_email = (
-        f"{clinic.sender_name or clinic.name} <{clinic.sender_email}>" if clinic.sender_email else ""
+        f"{clinic.sender_name or clinic.name} <{clinic.sender_email}>"
+        if clinic.sender_email
+        else ""
     )
     return OutgoingEmail(
         to=recipient_address(reminder),

@@ -27,17 +27,27 @@ class Reminder(models.Model):
 
     PENDING = (Status.SCHEDULED, Status.QUEUED)
 
-    plan = models.ForeignKey("plans.TreatmentPlan", on_delete=models.CASCADE, related_name="reminders")
+    plan = models.ForeignKey(
+        "plans.TreatmentPlan", on_delete=models.CASCADE, related_name="reminders"
+    )
     item = models.ForeignKey(
         "plans.PlanItem", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
     )
     key = models.CharField(max_length=120, help_text="Engine key, unique within the plan.")
     audience = models.CharField(max_length=10, choices=Audience.choices)
     patient = models.ForeignKey(
-        "patients.Patient", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reminders",
     )
     provider = models.ForeignKey(
-        "clinics.Provider", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+        "clinics.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reminders",
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     message_kind = models.CharField(max_length=48)
@@ -57,6 +67,7 @@ class Reminder(models.Model):
         blank=True,
         help_text="Set by the worker that took the row for sending; fences out a second worker.",
     )
+    lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     provider_message_id = models.CharField(max_length=80, blank=True, default="")
@@ -66,7 +77,9 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["lease_expires_at", "sending_until", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=["lease_expires_at", "sending_until", "lease_token", "updated_at"]
+    )
 
     class Meta:
         ordering = ["send_at", "id"]
@@ -90,7 +103,8 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.message_kind} → {self.audience} by {self.channel} at {self.send_at:%Y-%m-%d %H:%M}Z"
+        when = f"{self.send_at:%Y-%m-%d %H:%M}Z"
+        return f"{self.message_kind} → {self.audience} by {self.channel} at {when}"
 
 
 class DeliveryAttempt(models.Model):

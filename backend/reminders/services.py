@@ -1,4 +1,4 @@
-"""Coordinator actions on single reminders. Same rules as everywhere: one function, one transaction."""
+"""Coordinator actions on single reminders: one function, one transaction, as everywhere."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from django.utils import timezone
 
 from backend.reminders.models import Reminder
 
-RESENDABLE = {Reminder.Status.SENT, Reminder.Status.FAILED, Reminder.Status.SKIPPED,
-              Reminder.Status.EXPIRED}  # fmt: skip
+RESENDABLE = {
+    Reminder.Status.SENT,
+    Reminder.Status.FAILED,
+    Reminder.Status.SKIPPED,
+    Reminder.Status.EXPIRED,
+}
 
 
 @transaction.atomic
@@ -30,13 +34,23 @@ def reminder_send_now(*, reminder: Reminder, now: dt.datetime | None = None) -> 
         raise ValidationError({"status": "This reminder was cancelled; it cannot be sent."})
     not_after = max(reminder.not_after, now + dt.timedelta(hours=1))
     if reminder.status in RESENDABLE:
-        copies = Reminder.objects.filter(plan=reminder.plan_id, key__startswith=f"{reminder.key}:resend").count()
+        copies = Reminder.objects.filter(
+            plan=reminder.plan_id, key__startswith=f"{reminder.key}:resend"
+        ).count()
         reminder.pk = None
         reminder.key = f"{reminder.key}:resend{copies + 1}"
         reminder.attempts, reminder.provider_message_id, reminder.delivery_status = 0, "", ""
         reminder.last_error, reminder.sent_at = "", None
-    reminder.status, reminder.send_at, reminder.not_after = Reminder.Status.SCHEDULED, now, not_after
-    reminder.status_reason, reminder.lease_expires_at, reminder.sending_until = "sent now by staff", None, None
+    reminder.status, reminder.send_at, reminder.not_after = (
+        Reminder.Status.SCHEDULED,
+        now,
+        not_after,
+    )
+    reminder.status_reason, reminder.lease_expires_at, reminder.sending_until = (
+        "sent now by staff",
+        None,
+        None,
+    )
     reminder.save()
     return reminder
 

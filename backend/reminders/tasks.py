@@ -40,8 +40,7 @@ def dispatch_due() -> int:
 
 
 def _deliver_all(ids: list[int]) -> None:
-    for reminder_id in ids:
-        outcome = delivery.deliver(reminder_id)
+    for reminder_id, outcome in delivery.deliver_many(ids).items():
         if outcome.status == "retry_soon":
             send_reminder.apply_async(args=[reminder_id], countdown=outcome.countdown)
 

@@ -14,7 +14,8 @@ from backend.reminders import consent
 from backend.reminders.links import UNSUBSCRIBE_MAX_AGE, read_token
 
 
-@csrf_exempt  # one-click POSTs come from mail providers without a CSRF token; the token is the proof
+# One-click POSTs come from mail providers without a CSRF token; the signed token is the proof.
+@csrf_exempt
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         payload = read_token("unsubscribe", token, max_age=UNSUBSCRIBE_MAX_AGE)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from phonenumber_field.phonenumber import PhoneNumber
+from phonenumbers import NumberParseException
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -69,8 +70,12 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _verified(request):
         return HttpResponseForbidden("invalid Twilio signature")
     word = request.POST.get("Body", "").strip().upper().rstrip(".!")
-    number = PhoneNumber.from_string(request.POST.get("From", ""), region="US")
-    patients = list(Patient.objects.filter(mobile=number.as_e164)) if number.is_valid() else []
+    try:
+        number = PhoneNumber.from_string(request.POST.get("From", ""), region="US")
+    except NumberParseException:  # alphanumeric sender or no From: nobody to look up
+        number = None
+    valid = number is not None and number.is_valid()
+    patients = list(Patient.objects.filter(mobile=number.as_e164)) if valid else []
     now = timezone.now()
     if word in STOP_WORDS:
         for patient in patients:
@@ -84,6 +89,8 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         return _twiml(None)
     if word in HELP_WORDS:
         clinic = patients[0].clinic if patients else None
-        contact = f"{clinic.name} {clinic.phone.as_national}" if clinic and clinic.phone else "your clinic"
+        contact = "your clinic"
+        if clinic and clinic.phone:
+            contact = f"{clinic.name} {clinic.phone.as_national}"
         return _twiml(f"Reminders from {contact}. Reply STOP to opt out, START to opt back in.")
     return _twiml(None)

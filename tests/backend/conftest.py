@@ -21,10 +21,13 @@ NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # Monday 10:00 in New York,
 @pytest.fixture()
 def clinic(db) -> Clinic:
     return Clinic.objects.create(
-        name="Northside Clinic", time_zone="America/New_York", holiday_country="US",
-        phone="+12025550100", sender_email="care@northside.example",
+        name="Northside Clinic",
+        time_zone="America/New_York",
+        holiday_country="US",
+        phone="+12025550100",
+        sender_email="care@northside.example",
         opening_hours={str(d): [["08:00", "18:00"]] for d in range(6)},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture()
@@ -37,11 +40,20 @@ def provider(clinic) -> Provider:
 def patient(clinic) -> Patient:
     now = timezone.now()
     return Patient.objects.create(
-        clinic=clinic, first_name="Robin", last_name="Hale", date_of_birth=dt.date(1980, 1, 2),
-        email="robin.hale@example.com", mobile="+12025550123", time_zone="America/New_York",
-        email_consent=True, email_consent_at=now, email_consent_method="written",
-        sms_consent=True, sms_consent_at=now, sms_consent_method="written",
-    )  # fmt: skip
+        clinic=clinic,
+        first_name="Robin",
+        last_name="Hale",
+        date_of_birth=dt.date(1980, 1, 2),
+        email="robin.hale@example.com",
+        mobile="+12025550123",
+        time_zone="America/New_York",
+        email_consent=True,
+        email_consent_at=now,
+        email_consent_method="written",
+        sms_consent=True,
+        sms_consent_at=now,
+        sms_consent_method="written",
+    )
 
 
 @pytest.fixture()
@@ -55,10 +67,13 @@ def iv_protocol(db) -> Protocol:
 def make_plan(patient, provider, iv_protocol):
     def make(*, now=NOW, start_date=None, protocol=None, **kwargs):
         return services.plan_create(
-            patient=kwargs.pop("patient", patient), provider=provider,
+            patient=kwargs.pop("patient", patient),
+            provider=provider,
             protocol=protocol or iv_protocol,
-            start_date=start_date or (now + dt.timedelta(days=2)).date(), now=now, **kwargs,
-        ).plan  # fmt: skip
+            start_date=start_date or (now + dt.timedelta(days=2)).date(),
+            now=now,
+            **kwargs,
+        ).plan
 
     return make
 

@@ -45,6 +45,8 @@ def browser(monkeypatch) -> Iterator:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed (pip install playwright)")
+    from django.db import connections
+
     # Playwright's sync API keeps an asyncio loop in this thread; Django's ORM refuses to run
     # there unless told that the calls are in fact synchronous (they are: one thread, in order).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -56,6 +58,10 @@ def browser(monkeypatch) -> Iterator:
             yield chromium
         finally:
             chromium.close()
+            # While that loop runs, Django keeps this thread's connections apart from the usual
+            # ones (asgiref treats the thread as async). Close them here, or they stay open and
+            # PostgreSQL refuses to drop the test database at the end of the session.
+            connections.close_all()
 
 
 @pytest.fixture()

@@ -4,13 +4,17 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 COORDINATOR_PERMS = {
-    "clinics": {"clinic": ["view"], "closeddate": ["view", "add", "change", "delete"],
-                "provider": ["view"], "coordinator": ["view"]},
+    "clinics": {
+        "clinic": ["view"],
+        "closeddate": ["view", "add", "change", "delete"],
+        "provider": ["view"],
+        "coordinator": ["view"],
+    },
     "patients": {"patient": ["view", "add", "change"]},
     "protocols": {"protocol": ["view", "add", "change"]},
     "plans": {"treatmentplan": ["view", "add", "change"], "planitem": ["view", "change"]},
     "reminders": {"reminder": ["view", "change"], "deliveryattempt": ["view"]},
-}  # fmt: skip
+}
 PROVIDER_PERMS = {
     "patients": {"patient": ["view"]},
     "protocols": {"protocol": ["view"]},

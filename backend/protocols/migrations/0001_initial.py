@@ -4,27 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Protocol',
+            name="Protocol",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('name', models.CharField(max_length=160)),
-                ('definition', models.JSONField(help_text='The protocol as the planning engine reads it (items, spacing, reminder rules).')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=80)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("name", models.CharField(max_length=160)),
+                (
+                    "definition",
+                    models.JSONField(
+                        help_text="The protocol as the planning engine reads it (items, spacing, reminder rules)."
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['slug', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('slug', 'version'), name='protocol_slug_version_unique')],
+                "ordering": ["slug", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("slug", "version"), name="protocol_slug_version_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -20,10 +20,22 @@ def _docker_compose_config() -> dict | None:
     if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         return None
     result = subprocess.run(
-        [docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "--env-file",
-         str(ROOT / ".env.example"), "config", "--format", "json", "--no-interpolate"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            docker,
+            "compose",
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "--env-file",
+            str(ROOT / ".env.example"),
+            "config",
+            "--format",
+            "json",
+            "--no-interpolate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, f"docker compose config rejected the file: {result.stderr}"
     return None  # resolved form differs (env_file becomes a list); the parse below is canonical
 

@@ -35,7 +35,11 @@ def test_plan_create_writes_items_and_reminders_in_one_go(make_plan):
 @pytest.mark.django_db
 def test_preview_saves_nothing(patient, provider, iv_protocol):
     preview = services.plan_preview(
-        patient=patient, protocol=iv_protocol, start_date=dt.date(2026, 3, 4), provider=provider, now=NOW
+        patient=patient,
+        protocol=iv_protocol,
+        start_date=dt.date(2026, 3, 4),
+        provider=provider,
+        now=NOW,
     )
     assert len(preview.items) > 6 and preview.reminders
     assert TreatmentPlan.objects.count() == 0 and Reminder.objects.count() == 0
@@ -45,7 +49,11 @@ def test_preview_saves_nothing(patient, provider, iv_protocol):
 def test_start_in_the_past_is_a_validation_error_naming_the_field(patient, provider, iv_protocol):
     with pytest.raises(ValidationError) as err:
         services.plan_create(
-            patient=patient, protocol=iv_protocol, start_date=dt.date(2026, 2, 1), provider=provider, now=NOW
+            patient=patient,
+            protocol=iv_protocol,
+            start_date=dt.date(2026, 2, 1),
+            provider=provider,
+            now=NOW,
         )
     assert "start_date" in err.value.message_dict
     assert TreatmentPlan.objects.count() == 0
@@ -59,8 +67,13 @@ def test_provider_from_another_clinic_is_refused(patient, provider, iv_protocol,
     provider.clinic = other
     provider.save()
     with pytest.raises(ValidationError) as err:
-        services.plan_preview(patient=patient, protocol=iv_protocol, start_date=dt.date(2026, 3, 4),
-                              provider=provider, now=NOW)  # fmt: skip
+        services.plan_preview(
+            patient=patient,
+            protocol=iv_protocol,
+            start_date=dt.date(2026, 3, 4),
+            provider=provider,
+            now=NOW,
+        )
     assert "provider" in err.value.message_dict
 
 
@@ -124,7 +137,9 @@ def test_pause_cancels_pending_reminders_and_resume_brings_them_back(make_plan):
     assert plan.status == "paused"
     assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
     with pytest.raises(ValidationError):
-        services.item_reschedule(item=_dosing(plan, 2), new_start=NOW + dt.timedelta(days=5), now=NOW)
+        services.item_reschedule(
+            item=_dosing(plan, 2), new_start=NOW + dt.timedelta(days=5), now=NOW
+        )
     services.plan_resume(plan=plan, now=NOW + dt.timedelta(hours=1))
     plan.refresh_from_db()
     assert plan.status == "active"
@@ -159,7 +174,10 @@ def test_concurrent_reschedules_of_one_plan_lose_no_update(make_plan):
     """Two coordinators move two different sessions of one plan at the same moment."""
     plan = make_plan()
     second, fifth = _dosing(plan, 2), _dosing(plan, 5)
-    targets = {second.pk: second.start + dt.timedelta(hours=2), fifth.pk: fifth.start + dt.timedelta(hours=2)}
+    targets = {
+        second.pk: second.start + dt.timedelta(hours=2),
+        fifth.pk: fifth.start + dt.timedelta(hours=2),
+    }
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 

@@ -1,102 +1,69 @@
-"""Objects for the channel, webhook, unsubscribe and iCalendar tests, built the way the app does.
+"""Fixtures for the channel, webhook, unsubscribe and iCalendar tests, on top of tests/factories.py.
 
-A clinic, a provider and a patient with consent on both channels, and a plan created through
-`backend.plans.services.plan_create` from a built-in protocol (loaded by migration), so every
-reminder and item is a real one written by the planning engine.
+One clinic with a name and numbers the assertions can look for, a provider, a patient who
+consented to email and SMS, and a plan created through `services.plan_create` (via
+`factories.make_plan`), so every item and reminder is one the planning engine wrote.
+
+Import the `*_fixture` functions a module uses (each registers under the short name, e.g. `plan`);
+they shadow tests/backend/conftest.py's fixtures of the same name for that module only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from backend.clinics.models import Clinic, Provider
-from backend.patients.models import ConsentMethod, Patient
-from backend.plans import services
+from backend.patients.models import Patient
 from backend.plans.models import TreatmentPlan
+from backend.protocols.library import install_builtin_protocols
 from backend.protocols.models import Protocol
+from tests import factories
 
-PATIENT_MOBILE = "+12025550143"
+CLINIC_NAME = "Harbor Light Clinic"
 CLINIC_PHONE = "+12025550100"
+CLINIC_EMAIL = "care@harborlight.example"
+PATIENT_MOBILE = "+12025550143"
+PATIENT_EMAIL = "avery.quinlan@example.com"
 
 
-def make_clinic(**overrides) -> Clinic:
-    values = {
-        "name": "Harbor Light Clinic",
-        "time_zone": "America/New_York",
-        "holiday_country": "US",
-        "sender_name": "Harbor Light Clinic",
-        "sender_email": "care@harborlight.example",
-        "phone": CLINIC_PHONE,
-        "opening_hours": {str(d): [["08:00", "18:00"]] for d in range(6)},
-    }
-    values.update(overrides)
-    return Clinic.objects.create(**values)
-
-
-def make_provider(clinic: Clinic, username: str = "provider") -> Provider:
-    user = User.objects.create_user(
-        username, email=f"{username}@harborlight.example", first_name="Jordan", last_name="Patel"
-    )
-    return Provider.objects.create(user=user, clinic=clinic, role=Provider.Role.PRESCRIBER)
-
-
-def make_patient(clinic: Clinic, **overrides) -> Patient:
-    now = timezone.now()
-    values = {
-        "clinic": clinic,
-        "first_name": "Avery",
-        "last_name": "Quinlan",
-        "date_of_birth": dt.date(1985, 4, 12),
-        "email": "avery.quinlan@example.com",
-        "mobile": PATIENT_MOBILE,
-        "time_zone": "America/New_York",
-        "email_consent": True,
-        "email_consent_at": now,
-        "email_consent_method": ConsentMethod.WRITTEN,
-        "sms_consent": True,
-        "sms_consent_at": now,
-        "sms_consent_method": ConsentMethod.WRITTEN,
-    }
-    values.update(overrides)
-    return Patient.objects.create(**values)
-
-
-def make_plan(
-    patient: Patient,
-    provider: Provider,
-    *,
-    slug: str = "iv-ketamine-induction-trd",
-    now: dt.datetime | None = None,
-) -> TreatmentPlan:
-    now = now or timezone.now()
-    protocol = Protocol.objects.filter(slug=slug).order_by("-version").first()
-    assert protocol is not None, f"built-in protocol {slug} missing (migration not applied?)"
-    start = now.astimezone(ZoneInfo(patient.clinic.time_zone)).date() + dt.timedelta(days=7)
-    return services.plan_create(
-        patient=patient, protocol=protocol, start_date=start, provider=provider, now=now
+def plan_for(patient: Patient, provider: Provider, **kwargs) -> TreatmentPlan:
+    """A plan starting a week from now (so its preparation reminders are still to come)."""
+    # A transactional test elsewhere in the session may have flushed the migration's library.
+    install_builtin_protocols(Protocol)
+    start = factories.next_weekday(patient.clinic, days_ahead=7)
+    return factories.make_plan(
+        patient=patient, provider=provider, start_date=start, now=timezone.now(), **kwargs
     ).plan
 
 
-@pytest.fixture()
-def clinic(db) -> Clinic:
-    return make_clinic()
+@pytest.fixture(name="clinic")
+def clinic_fixture(db) -> Clinic:
+    return factories.ClinicFactory(
+        name=CLINIC_NAME, sender_name=CLINIC_NAME, sender_email=CLINIC_EMAIL, phone=CLINIC_PHONE
+    )
 
 
-@pytest.fixture()
-def provider(clinic) -> Provider:
-    return make_provider(clinic)
+@pytest.fixture(name="provider")
+def provider_fixture(clinic) -> Provider:
+    return factories.ProviderFactory(clinic=clinic)
 
 
-@pytest.fixture()
-def patient(clinic) -> Patient:
-    return make_patient(clinic)
+@pytest.fixture(name="patient")
+def patient_fixture(clinic) -> Patient:
+    return factories.PatientFactory(
+        clinic=clinic,
+        first_name="Avery",
+        last_name="Quinlan",
+        email=PATIENT_EMAIL,
+        mobile=PATIENT_MOBILE,
+        time_zone="America/New_York",
+        date_of_birth=dt.date(1985, 4, 12),
+    )
 
 
-@pytest.fixture()
-def plan(patient, provider) -> TreatmentPlan:
-    return make_plan(patient, provider)
+@pytest.fixture(name="plan")
+def plan_fixture(patient, provider) -> TreatmentPlan:
+    return plan_for(patient, provider)

@@ -27,14 +27,15 @@ from backend.reminders.ics import item_uid
 from backend.reminders.links import UNSUBSCRIBE_MAX_AGE, absolute, read_token
 from backend.reminders.models import DeliveryAttempt, Reminder
 from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
+    CLINIC_EMAIL,
     PATIENT_MOBILE,
-    clinic,
-    make_patient,
-    patient,
-    plan,
-    provider,
+    clinic_fixture,
+    patient_fixture,
+    plan_fixture,
+    provider_fixture,
 )
 from tests.backend.reminders.servers import FakeTwilio, SmtpServer, free_port
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +65,9 @@ def queue(reminder: Reminder) -> None:
 
 @pytest.fixture()
 def smtp():
-    with SmtpServer() as server:
-        with override_settings(
+    with (
+        SmtpServer() as server,
+        override_settings(
             EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=server.port,
@@ -74,8 +76,9 @@ def smtp():
             EMAIL_USE_TLS=False,
             EMAIL_USE_SSL=False,
             EMAIL_TIMEOUT=5,
-        ):
-            yield server
+        ),
+    ):
+        yield server
 
 
 def _parts(message):
@@ -95,7 +98,7 @@ def test_session_reminder_email_arrives_whole_over_smtp(smtp, plan):
     assert len(smtp.received) == 1
     got = smtp.received[0]
     assert got.rcpt_tos == [plan.patient.email]
-    assert got.mail_from == "care@harborlight.example"
+    assert got.mail_from == CLINIC_EMAIL
     msg = got.message
     assert msg["Subject"] == rendered.subject
     assert msg["To"] == plan.patient.email
@@ -120,6 +123,8 @@ def test_session_reminder_email_arrives_whole_over_smtp(smtp, plan):
     ics_parts = [p for p in msg.walk() if p.get_filename() == "session.ics"]
     assert len(ics_parts) == 1
     assert ics_parts[0].get_content_type() == "text/calendar"
+    # RFC 6047: the MIME method parameter must match the calendar's METHOD.
+    assert ics_parts[0].get_param("method") == "REQUEST"
     calendar = Calendar.from_ical(ics_parts[0].get_payload(decode=True))
     (event,) = calendar.walk("VEVENT")
     assert str(event["UID"]) == item_uid(reminder.item)
@@ -219,16 +224,18 @@ def test_email_server_down_is_transient(settings):
 
 @pytest.fixture()
 def twilio():
-    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake:
-        with override_settings(
+    with (
+        FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake,
+        override_settings(
             SMS_BACKEND="backend.reminders.channels.sms.TwilioBackend",
             TWILIO_ACCOUNT_SID=ACCOUNT_SID,
             TWILIO_AUTH_TOKEN=AUTH_TOKEN,
             TWILIO_FROM_NUMBER=FROM_NUMBER,
             TWILIO_MESSAGING_SERVICE_SID="",
             TWILIO_API_BASE_URL=fake.base_url,
-        ):
-            yield fake
+        ),
+    ):
+        yield fake
 
 
 def _sms(to: str = PATIENT_MOBILE) -> OutgoingSms:
@@ -352,7 +359,7 @@ def test_twilio_unreachable_is_transient(settings):
 
 @pytest.mark.parametrize("number", ["12345", "not a number", "+1 555", "+44 7700 900123"])
 def test_invalid_mobile_is_rejected_naming_the_field(clinic, number):
-    patient = make_patient(clinic, mobile="")
+    patient = PatientFactory(clinic=clinic)
     patient.mobile = number
 
     with pytest.raises(ValidationError) as caught:
@@ -363,7 +370,7 @@ def test_invalid_mobile_is_rejected_naming_the_field(clinic, number):
 
 
 def test_valid_mobile_is_stored_as_e164(clinic):
-    patient = make_patient(clinic, mobile="")
+    patient = PatientFactory(clinic=clinic)
     patient.mobile = "(415) 555-0112"  # national format in the default region (US)
     patient.full_clean()
     patient.save()

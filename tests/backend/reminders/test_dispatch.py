@@ -17,7 +17,11 @@ from tests.backend.conftest import NOW
 
 def _due_soon(plan, n, at):
     """Make the first n patient SMS/email reminders of a plan due at `at`."""
-    ids = list(plan.reminders.filter(audience="patient").order_by("send_at", "id").values_list("id", flat=True)[:n])
+    ids = list(
+        plan.reminders.filter(audience="patient")
+        .order_by("send_at", "id")
+        .values_list("id", flat=True)[:n]
+    )
     Reminder.objects.filter(id__in=ids).update(send_at=at, not_after=at + dt.timedelta(hours=6))
     return ids
 
@@ -28,7 +32,10 @@ def test_claim_takes_only_due_rows_oldest_first_and_bounded(make_plan):
     ids = _due_soon(plan, 5, NOW - dt.timedelta(minutes=1))
     claimed = dispatch.claim_due(now=NOW, limit=3)
     assert len(claimed) == 3 and set(claimed) <= set(ids)
-    assert Reminder.objects.filter(id__in=claimed, status="queued", lease_expires_at__gt=NOW).count() == 3
+    assert (
+        Reminder.objects.filter(id__in=claimed, status="queued", lease_expires_at__gt=NOW).count()
+        == 3
+    )
     rest = dispatch.claim_due(now=NOW, limit=100)
     assert set(rest) == set(ids) - set(claimed)
     assert dispatch.claim_due(now=NOW, limit=100) == []
@@ -68,7 +75,9 @@ def test_send_time_checks_skip_with_reason(make_plan, sms_outbox):
     plan = make_plan()
     first = plan.items.get(key="dosing-1")
     day_after = first.reminders.filter(requires_attended=True).first()
-    Reminder.objects.filter(pk=day_after.pk).update(send_at=NOW, not_after=NOW + dt.timedelta(days=1))
+    Reminder.objects.filter(pk=day_after.pk).update(
+        send_at=NOW, not_after=NOW + dt.timedelta(days=1)
+    )
     # Marked missed after the reminder was claimed: it must not go.
     dispatch.claim_due(now=NOW)
     type(first).objects.filter(pk=first.pk).update(status="missed")
@@ -93,7 +102,9 @@ def test_quiet_hours_at_send_time_move_the_reminder_to_their_end(make_plan, sms_
     plan = make_plan()
     reminder = plan.reminders.filter(audience="patient").first()
     night = dt.datetime(2026, 3, 3, 3, 0, tzinfo=dt.UTC)  # 22:00 in New York
-    Reminder.objects.filter(pk=reminder.pk).update(send_at=night, not_after=night + dt.timedelta(days=1))
+    Reminder.objects.filter(pk=reminder.pk).update(
+        send_at=night, not_after=night + dt.timedelta(days=1)
+    )
     dispatch.claim_due(now=night)
     assert delivery.deliver(reminder.pk, now=night).status == "retry_later"
     reminder.refresh_from_db()
@@ -107,7 +118,9 @@ def test_sms_budget_is_enforced_at_send_time(make_plan, sms_outbox):
     texts = list(plan.reminders.filter(channel="sms", audience="patient").order_by("send_at")[:2])
     assert len(texts) == 2
     at = dt.datetime(2026, 3, 3, 15, 0, tzinfo=dt.UTC)
-    Reminder.objects.filter(pk__in=[t.pk for t in texts]).update(send_at=at, not_after=at + dt.timedelta(hours=3))
+    Reminder.objects.filter(pk__in=[t.pk for t in texts]).update(
+        send_at=at, not_after=at + dt.timedelta(hours=3)
+    )
     dispatch.claim_due(now=at)
     outcomes = sorted(delivery.deliver(t.pk, now=at).status for t in texts)
     assert outcomes == ["sent", "skipped"]
@@ -121,13 +134,17 @@ def test_transient_errors_retry_with_backoff_and_permanent_ones_fail(make_plan, 
     plan = make_plan()
     rid, rid2 = _due_soon(plan, 2, NOW)
     dispatch.claim_due(now=NOW)
-    monkeypatch.setattr(delivery, "_send", lambda r, now: (_ for _ in ()).throw(DeliveryError("timeout")))
+    monkeypatch.setattr(
+        delivery, "_send", lambda r, now: (_ for _ in ()).throw(DeliveryError("timeout"))
+    )
     outcome = delivery.deliver(rid, now=NOW)
     assert outcome.status == "retry_soon" and 0 < outcome.countdown <= 120
     row = Reminder.objects.get(id=rid)
     assert row.status == "queued" and row.attempts == 1 and "timeout" in row.last_error
     monkeypatch.setattr(
-        delivery, "_send", lambda r, now: (_ for _ in ()).throw(DeliveryError("invalid number", permanent=True))
+        delivery,
+        "_send",
+        lambda r, now: (_ for _ in ()).throw(DeliveryError("invalid number", permanent=True)),
     )
     assert delivery.deliver(rid2, now=NOW).status == "failed"
     assert Reminder.objects.get(id=rid2).status == "failed"
@@ -168,7 +185,9 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(make_plan):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_due_reminders_go_out_once_through_a_real_worker(make_plan, sms_outbox, celery_app_clean, celery_worker, mailoutbox):
+def test_due_reminders_go_out_once_through_a_real_worker(
+    make_plan, sms_outbox, celery_app_clean, celery_worker, mailoutbox
+):
     """Beat's task, the broker and a real worker: due rows become sent, each exactly once."""
     from backend.reminders.tasks import dispatch_due
 

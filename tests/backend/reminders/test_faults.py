@@ -58,11 +58,31 @@ def fault_env(tmp_path, redis_url, settings):
 class Worker:
     def __init__(self, env: dict, name: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "backend", "worker", "--queues", "send",
-             "--concurrency", "1", "--pool", "prefork", "--hostname", f"{name}@%h",
-             "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "backend",
+                "worker",
+                "--queues",
+                "send",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--hostname",
+                f"{name}@%h",
+                "--loglevel",
+                "WARNING",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the main process and its pool child, mid-send."""
@@ -81,9 +101,13 @@ class Worker:
 def _make_due(plan, *, count: int) -> list[int]:
     now = dt.datetime.now(dt.UTC)
     ids = list(
-        plan.reminders.filter(audience="patient", channel="email").order_by("id").values_list("id", flat=True)[:count]
+        plan.reminders.filter(audience="patient", channel="email")
+        .order_by("id")
+        .values_list("id", flat=True)[:count]
     )
-    Reminder.objects.filter(id__in=ids).update(send_at=now - dt.timedelta(seconds=1), not_after=now + dt.timedelta(hours=1))
+    Reminder.objects.filter(id__in=ids).update(
+        send_at=now - dt.timedelta(seconds=1), not_after=now + dt.timedelta(hours=1)
+    )
     return ids
 
 
@@ -106,7 +130,10 @@ def daytime_plan(make_plan, patient):
     """A plan whose patient has no quiet hours, so real-time sends are never deferred."""
     type(patient).objects.filter(pk=patient.pk).update(quiet_start=None, quiet_end=None)
     patient.refresh_from_db()
-    return make_plan(now=dt.datetime.now(dt.UTC), start_date=(dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).date())
+    return make_plan(
+        now=dt.datetime.now(dt.UTC),
+        start_date=(dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).date(),
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -143,7 +170,9 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(fault_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_flushed_while_reminders_are_pending_loses_nothing(fault_env, daytime_plan, redis_url):
+def test_redis_flushed_while_reminders_are_pending_loses_nothing(
+    fault_env, daytime_plan, redis_url
+):
     env, record = fault_env
     ids = _make_due(daytime_plan, count=8)
     dispatch_due()  # claimed and enqueued, no worker running yet
@@ -166,12 +195,17 @@ def test_two_dispatchers_over_thousands_of_rows_claim_each_once(daytime_plan):
     now = dt.datetime.now(dt.UTC)
     rows = [
         Reminder(
-            plan=daytime_plan, patient=template.patient, key=f"load-{n}", audience="patient",
-            channel="email", message_kind=template.message_kind, send_at=now - dt.timedelta(seconds=n % 50),
+            plan=daytime_plan,
+            patient=template.patient,
+            key=f"load-{n}",
+            audience="patient",
+            channel="email",
+            message_kind=template.message_kind,
+            send_at=now - dt.timedelta(seconds=n % 50),
             not_after=now + dt.timedelta(hours=1),
         )
         for n in range(3000)
-    ]  # fmt: skip
+    ]
     Reminder.objects.bulk_create(rows, batch_size=500)
     ids = set(Reminder.objects.filter(key__startswith="load-").values_list("id", flat=True))
     claimed: list[list[int]] = [[], []]
@@ -206,5 +240,7 @@ def test_a_database_error_mid_claim_leaves_no_half_claimed_rows(daytime_plan):
 
     with connection.execute_wrapper(fail_on_claim), pytest.raises(OperationalError):
         dispatch_due()
-    assert set(Reminder.objects.filter(id__in=ids).values_list("status", flat=True)) == {"scheduled"}
+    assert set(Reminder.objects.filter(id__in=ids).values_list("status", flat=True)) == {
+        "scheduled"
+    }
     assert set(dispatch.claim_due(now=dt.datetime.now(dt.UTC))) >= set(ids)

@@ -14,16 +14,19 @@ from backend.plans.models import PlanItem
 from backend.reminders import messages
 from backend.reminders.ics import item_uid, session_invitation
 from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
-    clinic,
-    patient,
-    plan,
-    provider,
+    CLINIC_EMAIL,
+    CLINIC_NAME,
+    PATIENT_EMAIL,
+    clinic_fixture,
+    patient_fixture,
+    plan_fixture,
+    provider_fixture,
 )
 
 pytestmark = pytest.mark.django_db
 
-ATTENDEE = "avery.quinlan@example.com"
-ORGANIZER = "care@harborlight.example"
+ATTENDEE = PATIENT_EMAIL
+ORGANIZER = CLINIC_EMAIL
 
 
 def invitation(item: PlanItem, now: dt.datetime | None = None):
@@ -32,7 +35,7 @@ def invitation(item: PlanItem, now: dt.datetime | None = None):
         item,
         attendee_email=ATTENDEE,
         organizer_email=ORGANIZER,
-        clinic_name="Harbor Light Clinic",
+        clinic_name=CLINIC_NAME,
         now=now or dt.datetime.now(dt.UTC),
     )
     calendar = Calendar.from_ical(raw)
@@ -65,7 +68,9 @@ def test_reschedule_keeps_the_uid_and_raises_the_sequence(plan, dosing):
     _, before = invitation(dosing)
     new_start = dosing.start + dt.timedelta(hours=2)
 
-    services.item_reschedule(item=dosing, new_start=new_start, now=dosing.start - dt.timedelta(days=5))
+    services.item_reschedule(
+        item=dosing, new_start=new_start, now=dosing.start - dt.timedelta(days=5)
+    )
 
     _, after = invitation(dosing)
     assert str(after["UID"]) == str(before["UID"])

@@ -17,10 +17,11 @@ from backend.patients.models import ConsentMethod, Patient
 from backend.reminders import links, messages
 from backend.reminders.models import Reminder
 from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
-    clinic,
-    patient,
-    plan,
-    provider,
+    CLINIC_NAME,
+    clinic_fixture,
+    patient_fixture,
+    plan_fixture,
+    provider_fixture,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,7 @@ def test_get_shows_a_confirm_page_and_changes_nothing(client, plan):
     assert response.status_code == 200
     page = response.content.decode()
     assert 'method="post"' in page
-    assert "Harbor Light Clinic" in page
+    assert CLINIC_NAME in page
     patient = Patient.objects.get(pk=plan.patient_id)
     assert patient.email_opted_out_at is None
     assert patient.may_email

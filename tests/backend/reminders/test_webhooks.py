@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 import pytest
 import time_machine
@@ -18,15 +19,15 @@ from backend.patients.models import ConsentMethod, Patient
 from backend.reminders.links import absolute
 from backend.reminders.models import Reminder
 from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
+    CLINIC_NAME,
     PATIENT_MOBILE,
-    clinic,
-    make_patient,
-    make_plan,
-    make_provider,
-    patient,
-    plan,
-    provider,
+    clinic_fixture,
+    patient_fixture,
+    plan_fixture,
+    plan_for,
+    provider_fixture,
 )
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,8 +87,8 @@ def sent_sms(plan) -> Reminder:
 
 
 def counts(plan, channel: str) -> dict[str, int]:
-    rows = plan.reminders.filter(channel=channel)
-    return {s: rows.filter(status=s).count() for s in Reminder.Status.values if rows.filter(status=s)}
+    """How many of the plan's reminders on `channel` are in each status."""
+    return dict(Counter(plan.reminders.filter(channel=channel).values_list("status", flat=True)))
 
 
 # --- Status callbacks -------------------------------------------------------------------------
@@ -185,7 +186,9 @@ def twiml_messages(response) -> list[str]:
     return [m.text or "" for m in root.iter("Message")]
 
 
-@pytest.mark.parametrize("word", ["STOP", "stop", "Unsubscribe", "QUIT", " Stop. ", "cancel", "END"])
+@pytest.mark.parametrize(
+    "word", ["STOP", "stop", "Unsubscribe", "QUIT", " Stop. ", "cancel", "END"]
+)
 def test_stop_opts_out_of_sms_and_cancels_pending_texts_only(client, plan, word):
     email_before = counts(plan, "email")
     assert counts(plan, "sms")["scheduled"] > 0
@@ -200,16 +203,16 @@ def test_stop_opts_out_of_sms_and_cancels_pending_texts_only(client, plan, word)
     assert patient.sms_consent_method == ConsentMethod.SMS_KEYWORD
     assert not patient.may_sms
     assert counts(plan, "sms") == {"cancelled": plan.reminders.filter(channel="sms").count()}
-    assert set(
-        plan.reminders.filter(channel="sms").values_list("status_reason", flat=True)
-    ) == {"patient opted out of sms"}
+    assert set(plan.reminders.filter(channel="sms").values_list("status_reason", flat=True)) == {
+        "patient opted out of sms"
+    }
     assert counts(plan, "email") == email_before
     assert patient.email_opted_out_at is None
 
 
 def test_stop_leaves_other_patients_alone(client, plan, clinic, provider):
-    other = make_patient(clinic, first_name="Rowan", email="rowan@example.com", mobile="+13125550178")
-    other_plan = make_plan(other, provider)
+    other = PatientFactory(clinic=clinic, mobile="+13125550178")
+    other_plan = plan_for(other, provider)
     before = counts(other_plan, "sms")
 
     signed_post(client, "twilio-inbound", inbound_params("STOP"))
@@ -273,7 +276,7 @@ def test_help_replies_with_the_clinic_and_how_to_stop(client, plan, word):
 
     assert response.status_code == 200
     (text,) = twiml_messages(response)
-    assert "Harbor Light Clinic" in text
+    assert CLINIC_NAME in text
     assert "(202) 555-0100" in text
     assert "STOP" in text
     patient = Patient.objects.get(pk=plan.patient_id)
@@ -284,4 +287,19 @@ def test_help_from_an_unknown_number_still_answers(client, db):
     response = signed_post(client, "twilio-inbound", inbound_params("HELP", sender="+12125551234"))
 
     (text,) = twiml_messages(response)
+    assert "STOP" in text
+
+
+@pytest.mark.parametrize("sender", ["", "HarborLight", "12345"])
+def test_a_sender_that_is_not_a_phone_number_gets_an_answer_not_an_error(client, plan, sender):
+    """Twilio treats a 5xx as a failed webhook (error 11200) and retries; an inbound text from an
+    alphanumeric sender or with no usable From must not crash the view."""
+    before = counts(plan, "sms")
+
+    stop = signed_post(client, "twilio-inbound", inbound_params("STOP", sender=sender))
+    help_ = signed_post(client, "twilio-inbound", inbound_params("HELP", sender=sender))
+
+    assert stop.status_code == help_.status_code == 200
+    assert counts(plan, "sms") == before
+    (text,) = twiml_messages(help_)
     assert "STOP" in text

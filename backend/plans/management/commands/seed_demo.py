@@ -19,16 +19,37 @@ from backend.protocols.models import Protocol
 from backend.reminders.models import Reminder
 from backend.reminders.services import reminder_send_now
 
-DEMO_PASSWORD = "aftercare-demo"  # noqa: S105 - demo mode only, printed by `make run`
+DEMO_PASSWORD = "aftercare-demo"
 PATIENTS = [
     # username, first, last, zone, protocol slug, email, mobile
-    ("patient", "Avery", "Quinlan", "America/New_York", "iv-ketamine-induction-trd",
-     "avery.quinlan@example.com", "+12025550143"),
-    (None, "Rowan", "Ellery", "America/Chicago", "esketamine-nasal-spray",
-     "rowan.ellery@example.com", "+13125550178"),
-    (None, "Sage", "Marlowe", "America/Los_Angeles", "ketamine-assisted-psychotherapy",
-     "sage.marlowe@example.com", "+14155550112"),
-]  # fmt: skip
+    (
+        "patient",
+        "Avery",
+        "Quinlan",
+        "America/New_York",
+        "iv-ketamine-induction-trd",
+        "avery.quinlan@example.com",
+        "+12025550143",
+    ),
+    (
+        None,
+        "Rowan",
+        "Ellery",
+        "America/Chicago",
+        "esketamine-nasal-spray",
+        "rowan.ellery@example.com",
+        "+13125550178",
+    ),
+    (
+        None,
+        "Sage",
+        "Marlowe",
+        "America/Los_Angeles",
+        "ketamine-assisted-psychotherapy",
+        "sage.marlowe@example.com",
+        "+14155550112",
+    ),
+]
 
 
 class Command(BaseCommand):
@@ -52,27 +73,49 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, force=False, **options):
         if not (settings.DEMO_MODE or force):
-            raise CommandError("seed_demo runs only in demo mode (AFTERCARE_DEMO=1): it creates logins.")
+            raise CommandError(
+                "seed_demo runs only in demo mode (AFTERCARE_DEMO=1): it creates logins."
+            )
         now = timezone.now()
         clinic, _ = Clinic.objects.get_or_create(
             name="Harbor Light Clinic",
             defaults={
-                "time_zone": "America/New_York", "holiday_country": "US",
-                "sender_name": "Harbor Light Clinic", "sender_email": "care@harborlight.example",
+                "time_zone": "America/New_York",
+                "holiday_country": "US",
+                "sender_name": "Harbor Light Clinic",
+                "sender_email": "care@harborlight.example",
                 "phone": "+12025550100",
                 "opening_hours": {str(d): [["08:00", "18:00"]] for d in range(6)},
             },
-        )  # fmt: skip
-        coordinator = self._user("coordinator", "Casey", "Nguyen", "casey@harborlight.example",
-                                 staff=True, group="Coordinators")  # fmt: skip
+        )
+        coordinator = self._user(
+            "coordinator",
+            "Casey",
+            "Nguyen",
+            "casey@harborlight.example",
+            staff=True,
+            group="Coordinators",
+        )
         Coordinator.objects.get_or_create(user=coordinator, defaults={"clinic": clinic})
-        prescriber_user = self._user("provider", "Jordan", "Patel", "jordan@harborlight.example",
-                                     staff=True, group="Providers")  # fmt: skip
+        prescriber_user = self._user(
+            "provider",
+            "Jordan",
+            "Patel",
+            "jordan@harborlight.example",
+            staff=True,
+            group="Providers",
+        )
         prescriber, _ = Provider.objects.get_or_create(
             user=prescriber_user, defaults={"clinic": clinic, "role": Provider.Role.PRESCRIBER}
         )
-        therapist_user = self._user("therapist", "Morgan", "Reyes", "morgan@harborlight.example",
-                                    staff=True, group="Providers")  # fmt: skip
+        therapist_user = self._user(
+            "therapist",
+            "Morgan",
+            "Reyes",
+            "morgan@harborlight.example",
+            staff=True,
+            group="Providers",
+        )
         Provider.objects.get_or_create(
             user=therapist_user, defaults={"clinic": clinic, "role": Provider.Role.THERAPIST}
         )
@@ -80,32 +123,49 @@ class Command(BaseCommand):
         for username, first, last, zone, slug, email, mobile in PATIENTS:
             user = self._user(username, first, last, email) if username else None
             patient, _ = Patient.objects.get_or_create(
-                clinic=clinic, email=email,
+                clinic=clinic,
+                email=email,
                 defaults={
-                    "user": user, "first_name": first, "last_name": last,
-                    "date_of_birth": dt.date(1985, 4, 12), "mobile": mobile, "time_zone": zone,
-                    "email_consent": True, "email_consent_at": now,
-                    "email_consent_method": ConsentMethod.WRITTEN, "sms_consent": True,
-                    "sms_consent_at": now, "sms_consent_method": ConsentMethod.WRITTEN,
+                    "user": user,
+                    "first_name": first,
+                    "last_name": last,
+                    "date_of_birth": dt.date(1985, 4, 12),
+                    "mobile": mobile,
+                    "time_zone": zone,
+                    "email_consent": True,
+                    "email_consent_at": now,
+                    "email_consent_method": ConsentMethod.WRITTEN,
+                    "sms_consent": True,
+                    "sms_consent_at": now,
+                    "sms_consent_method": ConsentMethod.WRITTEN,
                 },
-            )  # fmt: skip
+            )
             if patient.plans.exists():
                 continue
             protocol = Protocol.objects.filter(slug=slug).order_by("-version").first()
             if protocol is None:
                 continue
             services.plan_create(
-                patient=patient, protocol=protocol, start_date=start, provider=prescriber,
-                created_by=coordinator, now=now,
-            )  # fmt: skip
+                patient=patient,
+                protocol=protocol,
+                start_date=start,
+                provider=prescriber,
+                created_by=coordinator,
+                now=now,
+            )
         first_plan = TreatmentPlan.objects.filter(patient__user__username="patient").first()
-        if first_plan and not first_plan.reminders.filter(status_reason="sent now by staff").exists():
+        if (
+            first_plan
+            and not first_plan.reminders.filter(status_reason="sent now by staff").exists()
+        ):
             first = first_plan.reminders.filter(
                 status=Reminder.Status.SCHEDULED, audience="patient", channel="email"
             ).first()
             if first:
                 reminder_send_now(reminder=first, now=now + dt.timedelta(seconds=20))
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data ready: {Patient.objects.count()} patients, "
-            f"{TreatmentPlan.objects.count()} plans, {Reminder.objects.count()} reminders."
-        ))  # fmt: skip
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {Patient.objects.count()} patients, "
+                f"{TreatmentPlan.objects.count()} plans, {Reminder.objects.count()} reminders."
+            )
+        )

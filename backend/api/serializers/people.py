@@ -1,0 +1,162 @@
+"""Clinics, providers and patients."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from backend.api.serializers.fields import PhoneField
+from backend.clinics.models import Clinic, Provider
+from backend.patients.models import ConsentMethod, Patient
+
+CHANNELS = ("email", "sms")
+
+
+class ClinicSerializer(serializers.ModelSerializer):
+    phone = PhoneField(required=False, allow_blank=True)
+    sms_from_number = PhoneField(required=False, allow_blank=True)
+
+    class Meta:
+        model = Clinic
+        fields = [
+            "id", "name", "time_zone", "opening_hours", "slot_minutes", "holiday_country",
+            "holiday_subdivision", "sender_name", "sender_email", "phone", "sms_from_number",
+            "name_treatment_in_messages", "sms_daily_limit", "sms_weekly_limit",
+        ]  # fmt: skip
+
+
+class ProviderSerializer(serializers.ModelSerializer):
+    """Output; also the input for changes (role, active, mobile)."""
+
+    name = serializers.SerializerMethodField()
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    mobile = PhoneField(required=False, allow_blank=True)
+
+    class Meta:
+        model = Provider
+        fields = ["id", "clinic", "name", "username", "email", "role", "active", "mobile"]
+        read_only_fields = ["clinic"]
+
+    def get_name(self, obj: Provider) -> str:
+        return obj.user.get_full_name() or obj.user.get_username()
+
+
+class ProviderCreateSerializer(serializers.ModelSerializer):
+    """A provider with a new login account (admins only)."""
+
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", write_only=True)
+    email = serializers.EmailField(write_only=True, required=False, allow_blank=True)
+    first_name = serializers.CharField(max_length=150, write_only=True, required=False)
+    last_name = serializers.CharField(max_length=150, write_only=True, required=False)
+    mobile = PhoneField(required=False, allow_blank=True)
+
+    class Meta:
+        model = Provider
+        fields = [
+            "clinic",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "active",
+            "mobile",
+        ]
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username=value).exists():
+            raise serializers.ValidationError("This username is taken.", code="unique")
+        return value
+
+    @transaction.atomic
+    def create(self, validated_data: dict) -> Provider:
+        user_fields = {k: validated_data.pop(k, "") for k in ("email", "first_name", "last_name")}
+        user = User.objects.create_user(validated_data.pop("username"), **user_fields)
+        user.set_unusable_password()  # they set one through the password reset flow
+        user.save()
+        return Provider.objects.create(user=user, **validated_data)
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """Patients in and out. Consent fields record when and how they changed.
+
+    Setting `email_consent` or `sms_consent` stamps `*_consent_at` with the time of the request
+    and `*_consent_method` with `consent_method` (default `api`). Withdrawing consent is an
+    opt-out: the view then cancels that channel's pending reminders through the consent service.
+    """
+
+    mobile = PhoneField(required=False, allow_blank=True)
+    consent_method = serializers.ChoiceField(
+        choices=ConsentMethod.choices, write_only=True, required=False, default=ConsentMethod.API,
+        help_text="How the consent change given in this request was obtained.",
+    )  # fmt: skip
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "clinic", "first_name", "last_name", "date_of_birth", "email", "mobile",
+            "time_zone", "language", "prefers_email", "prefers_sms", "quiet_start", "quiet_end",
+            "preferred_weekdays", "earliest_appointment", "latest_appointment",
+            "email_consent", "email_consent_at", "email_consent_method",
+            "sms_consent", "sms_consent_at", "sms_consent_method", "sms_written_consent",
+            "email_opted_out_at", "sms_opted_out_at", "consent_method",
+        ]  # fmt: skip
+        read_only_fields = [
+            "email_consent_at", "email_consent_method", "sms_consent_at", "sms_consent_method",
+            "email_opted_out_at", "sms_opted_out_at",
+        ]  # fmt: skip
+
+    def validate(self, attrs: dict) -> dict:
+        earliest = attrs.get(
+            "earliest_appointment", getattr(self.instance, "earliest_appointment", None)
+        )
+        latest = attrs.get("latest_appointment", getattr(self.instance, "latest_appointment", None))
+        if earliest and latest and earliest >= latest:
+            raise serializers.ValidationError(
+                {"latest_appointment": "The latest appointment time must be after the earliest."},
+                code="time_range",
+            )
+        return attrs
+
+    def _stamp_consent(self, attrs: dict, instance: Patient | None) -> list[str]:
+        """Stamp consent changes; return the channels whose consent was withdrawn."""
+        method = attrs.pop("consent_method", self.fields["consent_method"].default)
+        now = timezone.now()
+        withdrawn = []
+        for channel in CHANNELS:
+            key = f"{channel}_consent"
+            if key not in attrs or (instance and getattr(instance, key) == attrs[key]):
+                continue
+            attrs[f"{key}_at"], attrs[f"{key}_method"] = now, method
+            if attrs[key]:
+                attrs[f"{channel}_opted_out_at"] = None
+            elif instance is not None:
+                withdrawn.append(channel)
+        return withdrawn
+
+    def create(self, validated_data: dict) -> Patient:
+        self._stamp_consent(validated_data, None)
+        return super().create(validated_data)
+
+    def update(self, instance: Patient, validated_data: dict) -> Patient:
+        self.withdrawn = self._stamp_consent(validated_data, instance)
+        return super().update(instance, validated_data)
+
+
+class PatientSelfSerializer(PatientSerializer):
+    """What a patient may change about themselves: how and when they are reached, and consent."""
+
+    # A patient's own change is always consent given (or withdrawn) through the web.
+    consent_method = serializers.ChoiceField(
+        choices=[(ConsentMethod.WEB.value, ConsentMethod.WEB.label)], write_only=True,
+        required=False, default=ConsentMethod.WEB,
+    )  # fmt: skip
+
+    class Meta(PatientSerializer.Meta):
+        read_only_fields = [
+            *PatientSerializer.Meta.read_only_fields, "clinic", "first_name", "last_name",
+            "date_of_birth", "sms_written_consent",
+        ]  # fmt: skip

@@ -1,0 +1,40 @@
+"""Routes of the REST API, mounted at /api/v1/."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from backend.api.views.auth import TokenView
+from backend.api.views.items import ItemViewSet
+from backend.api.views.me import MeView, MyScheduleView, UpcomingCheckInsView
+from backend.api.views.people import ClinicViewSet, PatientViewSet, ProviderViewSet
+from backend.api.views.plans import PlanViewSet
+from backend.api.views.protocols import ProtocolViewSet
+from backend.api.views.reminders import ReminderViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("clinics", ClinicViewSet, basename="clinic")
+router.register("providers", ProviderViewSet, basename="provider")
+router.register("patients", PatientViewSet, basename="patient")
+router.register("protocols", ProtocolViewSet, basename="protocol")
+router.register("plans", PlanViewSet, basename="plan")
+router.register("items", ItemViewSet, basename="item")
+router.register("reminders", ReminderViewSet, basename="reminder")
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("check-ins/upcoming/", UpcomingCheckInsView.as_view(), name="check-ins-upcoming"),
+    path("me/", MeView.as_view(), name="me"),
+    path("me/schedule/", MyScheduleView.as_view(), name="me-schedule"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[]),
+        name="docs",
+    ),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,1 @@
+"""API views, one module per area: translate input, call a service or selector, shape output."""

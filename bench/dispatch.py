@@ -1,0 +1,285 @@
+"""Outbox dispatch on PostgreSQL + Redis: throughput against raw Celery, tick cost, lateness.
+
+Run: .venv/bin/python bench/dispatch.py   (DATABASE_URL may point at a PostgreSQL database; by
+default a throwaway database is created on 127.0.0.1:5432 and dropped afterwards. REDIS_URL
+defaults to redis://127.0.0.1:6379/9.)
+
+Prints, last:
+  dispatch_vs_raw_celery: end-to-end reminders/s (claim -> broker -> render -> in-memory backend ->
+                          recorded as sent) divided by raw Celery no-op tasks/s, same broker,
+                          same two worker processes, same run.
+  tick_cost_ratio_1e6_vs_1e3: median dispatcher tick with 1,000,000 future reminders in the
+                          table divided by the same with 1,000.
+  p99_lateness_s:         99th percentile of (sent_at - send_at) for 10,000 reminders due in
+                          the same minute, with the dispatcher ticking every 30 s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+N_THROUGHPUT = int(os.environ.get("BENCH_N", "4000"))
+N_LATENESS = int(os.environ.get("BENCH_LATENESS_N", "10000"))
+TICK_S = 30
+
+created_db = None
+if not os.environ.get("DATABASE_URL"):
+    created_db = f"aftercare_bench_{os.getpid()}"
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {created_db}"],
+        check=True,
+    )
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{created_db}"
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
+os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+os.environ["SMS_BACKEND"] = "backend.reminders.channels.sms.MemoryBackend"
+os.environ["LOG_LEVEL"] = "WARNING"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import redis  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+from backend.clinics.models import Clinic, Provider  # noqa: E402
+from backend.patients.models import Patient  # noqa: E402
+from backend.plans import services  # noqa: E402
+from backend.protocols.models import Protocol  # noqa: E402
+from backend.reminders import dispatch  # noqa: E402
+from backend.reminders.models import Reminder  # noqa: E402
+from backend.reminders.tasks import dispatch_due  # noqa: E402
+from bench.tasks import noop  # noqa: E402
+
+R = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+def start_workers() -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "backend",
+            "worker",
+            "--queues",
+            "send",
+            "--concurrency",
+            "2",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "-I",
+            "bench.tasks",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def wait_until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step did not finish")
+        time.sleep(0.05)
+
+
+def fixture():
+    now = dt.datetime.now(dt.UTC)
+    clinic = Clinic.objects.create(
+        name="Bench Clinic",
+        time_zone="America/New_York",
+        phone="+12025550100",
+        opening_hours={str(d): [["07:00", "19:00"]] for d in range(7)},
+        holiday_country="",
+    )
+    user = User.objects.create_user("bench-provider", email="p@bench.example")
+    provider = Provider.objects.create(user=user, clinic=clinic, role="prescriber")
+    patient = Patient.objects.create(
+        clinic=clinic,
+        first_name="Bench",
+        last_name="Patient",
+        date_of_birth=dt.date(1980, 1, 1),
+        email="bench@example.com",
+        mobile="+12025550123",
+        time_zone="America/New_York",
+        quiet_start=None,
+        quiet_end=None,
+        email_consent=True,
+        sms_consent=True,
+    )
+    protocol = Protocol.objects.get(slug="iv-ketamine-induction-trd")
+    plan = services.plan_create(
+        patient=patient,
+        protocol=protocol,
+        provider=provider,
+        start_date=(now + dt.timedelta(days=3)).date(),
+        now=now,
+    ).plan
+    plan.reminders.update(status="cancelled")
+    return plan, plan.items.get(key="dosing-1")
+
+
+def make_reminders(plan, item, n: int, *, prefix: str, send_at_fn) -> None:
+    rows = [
+        Reminder(
+            plan=plan,
+            item=item,
+            patient=plan.patient,
+            key=f"{prefix}-{i}",
+            audience="patient",
+            channel="email",
+            message_kind="preparation_48h",
+            send_at=send_at_fn(i),
+            not_after=send_at_fn(i) + dt.timedelta(hours=2),
+        )
+        for i in range(n)
+    ]
+    Reminder.objects.bulk_create(rows, batch_size=2000)
+
+
+def raw_celery_rate(n: int) -> float:
+    R.delete("bench:noop:done")
+    started = time.perf_counter()
+    for i in range(n):
+        noop.apply_async(args=[i], queue="send")
+    wait_until(lambda: int(R.get("bench:noop:done") or 0) >= n, 300)
+    return n / (time.perf_counter() - started)
+
+
+def dispatch_rate(plan, item, n: int, prefix: str) -> float:
+    now = dt.datetime.now(dt.UTC)
+    make_reminders(plan, item, n, prefix=prefix, send_at_fn=lambda i: now - dt.timedelta(seconds=1))
+    pending = Reminder.objects.filter(key__startswith=f"{prefix}-", status__in=Reminder.PENDING)
+    started = time.perf_counter()
+    while pending.exists():
+        dispatch_due()
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    assert Reminder.objects.filter(key__startswith=f"{prefix}-", status="sent").count() == n
+    return n / elapsed
+
+
+def tick_cost(samples: int = 40) -> float:
+    """Median seconds of one claim transaction (release, expire, claim a batch), rolled back."""
+    times = []
+    for _ in range(samples):
+        now = dt.datetime.now(dt.UTC)
+        with transaction.atomic():
+            started = time.perf_counter()
+            dispatch.claim_due(now=now)
+            times.append(time.perf_counter() - started)
+            transaction.set_rollback(True)
+    return statistics.median(times)
+
+
+def fill_future(plan, item, total: int) -> None:
+    """Bring the number of future reminders up to `total` with one INSERT ... SELECT."""
+    have = Reminder.objects.filter(key__startswith="future-").count()
+    if total <= have:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO reminders_reminder (plan_id, item_id, key, audience, patient_id, channel,
+                message_kind, send_at, not_after, requires_attended, priority, repeat_index, rule,
+                status, status_reason, attempts, last_error, provider_message_id, delivery_status,
+                lease_token, created_at, updated_at)
+            SELECT %s, %s, 'future-' || g, 'patient', %s, 'email', 'journal_prompt',
+                now() + (g %% 100000) * interval '1 minute' + interval '1 day',
+                now() + (g %% 100000) * interval '1 minute' + interval '2 days',
+                false, 0, 0, '', 'scheduled', '', 0, '', '', '', '', now(), now()
+            FROM generate_series(%s, %s) AS g
+            """,
+            [plan.id, item.id, plan.patient_id, have, total - 1],
+        )
+        cur.execute("ANALYZE reminders_reminder")
+
+
+def lateness_p99(plan, item, n: int) -> float:
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    make_reminders(
+        plan, item, n, prefix="late", send_at_fn=lambda i: start + dt.timedelta(seconds=60 * i / n)
+    )
+    stop = threading.Event()
+
+    def beat():
+        while not stop.is_set():
+            dispatch_due()
+            stop.wait(TICK_S)
+
+    ticker = threading.Thread(target=beat, daemon=True)
+    ticker.start()
+    rows = Reminder.objects.filter(key__startswith="late-")
+    wait_until(lambda: not rows.filter(status__in=Reminder.PENDING).exists(), 600)
+    stop.set()
+    late = sorted((r.sent_at - r.send_at).total_seconds() for r in rows.only("sent_at", "send_at"))
+    return late[int(0.99 * (len(late) - 1))]
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    plan, item = fixture()
+    R.delete("dispatch", "send")
+    workers = start_workers()
+    try:
+        time.sleep(3)
+        raw_celery_rate(200)  # warm-up: worker processes import everything
+        dispatch_rate(plan, item, 200, "warm")
+        raw = raw_celery_rate(N_THROUGHPUT)
+        ours = dispatch_rate(plan, item, N_THROUGHPUT, "tp")
+        print(f"raw_celery_noop_per_s: {raw:.0f}")
+        print(f"dispatch_end_to_end_per_s: {ours:.0f}")
+
+        fill_future(plan, item, 1_000)
+        small = tick_cost()
+        fill_future(plan, item, 1_000_000)
+        large = tick_cost()
+        print(f"tick_ms_1e3_future: {small * 1000:.2f}")
+        print(f"tick_ms_1e6_future: {large * 1000:.2f}")
+
+        p99 = lateness_p99(plan, item, N_LATENESS)
+        print(f"dispatch_vs_raw_celery: {ours / raw:.2f}")
+        print(f"tick_cost_ratio_1e6_vs_1e3: {large / small:.2f}")
+        print(f"p99_lateness_s: {p99:.1f}")
+    finally:
+        workers.terminate()
+        workers.wait(30)
+        connection.close()
+        if created_db:
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-q",
+                    "-c",
+                    f"DROP DATABASE IF EXISTS {created_db}",
+                ],
+                check=False,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Bad input is a 400 in the one error shape, naming the field and the rule; never a 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from backend.plans import services
+from tests.backend.api.helpers import build_body, errors_of, patient_payload
+from tests.backend.conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+
+def test_impossible_date_names_the_field(coordinator_client, plan):
+    response = coordinator_client.post(
+        "/api/v1/plans/", build_body(plan, start_date="2026-02-30"), format="json"
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == {"start_date": "invalid"}
+    assert response.json()["type"] == "validation_error"
+
+
+def test_start_date_in_the_past_names_the_engine_rule(coordinator_client, plan):
+    past = (NOW - dt.timedelta(days=7)).date().isoformat()
+    response = coordinator_client.post("/api/v1/plans/", build_body(plan, start_date=past), format="json")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "start_date"
+    assert error["code"].startswith("start_date.")
+    assert "past" in error["detail"] and "rule:" in error["detail"]
+
+
+def test_unknown_time_zone(coordinator_client, clinic, users):
+    body = patient_payload(clinic.pk, time_zone="Mars/Olympus_Mons")
+    response = coordinator_client.post("/api/v1/patients/", body, format="json")
+    assert response.status_code == 400
+    assert errors_of(response) == {"time_zone": "unknown_time_zone"}
+    assert "IANA" in response.json()["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize("mobile", ["12345", "+1 555 000", "call me"])
+def test_invalid_phone(coordinator_client, clinic, users, mobile):
+    response = coordinator_client.post(
+        "/api/v1/patients/", patient_payload(clinic.pk, mobile=mobile), format="json"
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == {"mobile": "invalid_phone_number"}
+
+
+def test_rescheduling_a_completed_item(coordinator_client, plan):
+    item = plan.items.get(key="dosing-1")
+    services.item_mark_completed(item=item)
+    new_start = (item.start + dt.timedelta(days=1)).isoformat()
+    response = coordinator_client.patch(f"/api/v1/items/{item.pk}/", {"start": new_start}, format="json")
+    assert response.status_code == 400
+    assert errors_of(response) == {"start": "item.not_scheduled"}
+    assert "only a scheduled item" in response.json()["errors"][0]["detail"]
+
+
+def test_naive_datetime_is_refused(coordinator_client, plan):
+    item = plan.items.get(key="dosing-2")
+    response = coordinator_client.patch(
+        f"/api/v1/items/{item.pk}/", {"start": "2026-03-06T11:00:00"}, format="json"
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == {"start": "naive"}
+
+
+def test_rescheduling_into_the_past_names_the_field(coordinator_client, plan):
+    item = plan.items.get(key="dosing-2")
+    past = (NOW - dt.timedelta(hours=1)).isoformat()
+    response = coordinator_client.patch(f"/api/v1/items/{item.pk}/", {"start": past}, format="json")
+    assert response.status_code == 400
+    assert list(errors_of(response)) == ["start"]
+
+
+def test_garbage_json(coordinator_client):
+    response = coordinator_client.generic(
+        "POST", "/api/v1/plans/", "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == {None: "parse_error"}
+    assert response.json()["type"] == "client_error"
+
+
+def test_not_found_has_the_shape(coordinator_client, users):
+    response = coordinator_client.get("/api/v1/plans/999999/")
+    assert response.status_code == 404
+    assert errors_of(response) == {None: "not_found"}
+
+
+def test_huge_ids_are_404_not_500(coordinator_client, users):
+    assert coordinator_client.get("/api/v1/plans/99999999999999999999999999/").status_code == 404
+    response = coordinator_client.get("/api/v1/reminders/?plan=99999999999999999999999")
+    assert response.status_code == 400
+    assert list(errors_of(response)) == ["plan"]
+
+
+def test_option_the_engine_refuses_names_the_option(coordinator_client, plan):
+    body = build_body(plan, options={"session_counts": {"dosing": 50}})
+    response = coordinator_client.post("/api/v1/plans/preview/", body, format="json")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"].startswith("options.session_counts")
+    assert "." in error["code"]  # the engine's dotted rule id
+
+
+def test_unknown_reminder_rule_override(coordinator_client, plan):
+    body = build_body(plan, options={"reminder_overrides": {"no-such-rule": None}})
+    response = coordinator_client.post("/api/v1/plans/", body, format="json")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "options.reminder_overrides"
+
+
+def test_plan_for_a_patient_of_another_clinic_is_refused_without_leaking(client_as, plan):
+    response = client_as("coordinator_other").post("/api/v1/plans/", build_body(plan), format="json")
+    assert response.status_code == 400
+    assert set(errors_of(response)) == {"patient", "provider"}
+    assert errors_of(response)["patient"] == "does_not_exist"
+
+
+def test_login_attempts_are_rate_limited(client_as, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "writes": "100/min"},
+    }
+    anonymous = client_as("anonymous")
+    codes = [
+        anonymous.post("/api/v1/auth/token/", {"username": "x", "password": "y"}).status_code
+        for _ in range(4)
+    ]
+    assert codes == [400, 400, 400, 429]
+
+
+def test_writes_are_throttled_per_user(coordinator_client, plan, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "writes": "2/min"},
+    }
+    url = f"/api/v1/patients/{plan.patient_id}/"
+    codes = [coordinator_client.patch(url, {"language": "es"}, format="json").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert coordinator_client.get(url).status_code == 200  # reads are not throttled
+    assert errors_of(coordinator_client.patch(url, {}, format="json")) == {None: "throttled"}
