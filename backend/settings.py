@@ -200,6 +200,10 @@ SPECTACULAR_SETTINGS = {
     '"errors": [{"field": ..., "code": ..., "detail": ...}]}.',
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PlanStatusEnum": "backend.plans.models.TreatmentPlan.Status",
         "ItemStatusEnum": "backend.plans.models.PlanItem.Status",

@@ -24,8 +24,17 @@ class Role(StrEnum):
 
 
 def role_of(user) -> Role:
+    """The user's role, remembered on the user object for the rest of the request: Django caches
+    a found one-to-one but not a missing one, so each `hasattr` miss would query again."""
     if not user or not user.is_authenticated:
         return Role.NONE
+    role = getattr(user, "_api_role", None)
+    if role is None:
+        role = user._api_role = _lookup_role(user)
+    return role
+
+
+def _lookup_role(user) -> Role:
     if user.is_superuser:
         return Role.ADMIN
     if hasattr(user, "coordinator"):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from backend.api.views.auth import TokenView
+from backend.api.views.auth import TokenView, not_found
 from backend.api.views.items import ItemViewSet
 from backend.api.views.me import MeView, MyScheduleView, UpcomingCheckInsView
 from backend.api.views.people import ClinicViewSet, PatientViewSet, ProviderViewSet
@@ -37,4 +37,6 @@ urlpatterns = [
         name="docs",
     ),
     path("", include(router.urls)),
+    # Anything else under /api/v1/ is a 404 in the API's error shape, not Django's HTML page.
+    re_path(r"^[\s\S]*$", not_found, name="not-found"),
 ]

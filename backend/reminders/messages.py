@@ -16,6 +16,15 @@ from backend.reminders.ics import session_invitation
 from backend.reminders.models import Reminder
 
 SESSION_KINDS = {"dosing", "integration", "preparation", "booster"}
+# Messages that announce a session carry its calendar invitation; a day-after message does not
+# invite anyone to a session that has already happened.
+INVITING_MESSAGE_KINDS = {
+    "preparation_48h",
+    "preparation_2h",
+    "integration_reminder",
+    "preparation_session_reminder",
+    "booster_reminder",
+}
 TREATMENT_NAMES = {
     "iv-ketamine-induction-trd": "ketamine",
     "esketamine-nasal-spray": "esketamine",
@@ -131,7 +140,12 @@ def build_email(
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     attachments = ()
     item = reminder.item
-    if item is not None and item.kind in SESSION_KINDS and reminder.audience == "patient":
+    if (
+        item is not None
+        and item.kind in SESSION_KINDS
+        and reminder.message_kind in INVITING_MESSAGE_KINDS
+        and reminder.audience == "patient"
+    ):
         ics = session_invitation(
             item,
             attendee_email=recipient_address(reminder),

@@ -31,6 +31,9 @@ START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
 HELP_WORDS = {"HELP", "INFO"}
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 FAILED_STATUSES = {"failed", "undelivered"}
+# Callbacks can arrive out of order; a status never moves back down this ladder.
+STATUS_RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4,
+               "undelivered": 4, "failed": 4, "read": 5}  # fmt: skip
 
 
 def _verified(request: HttpRequest) -> bool:
@@ -53,7 +56,11 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
             status=Reminder.Status.FAILED,
             last_error=f"carrier reported {status} (error {request.POST.get('ErrorCode', '?')})",
         )
-    Reminder.objects.filter(provider_message_id=sid, channel=Reminder.Channel.SMS).update(**updates)
+    rank = STATUS_RANK.get(status, 0)
+    behind = [s for s, r in STATUS_RANK.items() if r < rank] + [""]
+    Reminder.objects.filter(
+        provider_message_id=sid, channel=Reminder.Channel.SMS, delivery_status__in=behind
+    ).update(**updates)
     return HttpResponse(status=204)
 
 

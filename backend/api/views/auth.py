@@ -1,8 +1,11 @@
-"""Token login, rate-limited per client address."""
+"""Token login, rate-limited per client address; the API's catch-all 404."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 
 from backend.api.throttles import LoginRateThrottle
@@ -14,3 +17,10 @@ class TokenView(ObtainAuthToken):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [LoginRateThrottle]
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+def not_found(request, *args, **kwargs):
+    raise NotFound()

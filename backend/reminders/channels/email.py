@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 from pathlib import Path
 
 from django.conf import settings
-from django.core.mail.message import make_msgid
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.filebased import EmailBackend as DjangoFileBackend
+from django.core.mail.message import make_msgid
 
 from backend.reminders.channels import DeliveryError, OutgoingEmail
 
@@ -59,7 +58,7 @@ def send_email(message: OutgoingEmail) -> str:
         raise DeliveryError(
             f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500
         ) from exc
-    except (smtplib.SMTPException, socket.error, OSError) as exc:
+    except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"email server unreachable: {exc}") from exc
     except Exception as exc:
         # anymail raises AnymailRecipientsRefused / AnymailAPIError; treat refused as permanent.

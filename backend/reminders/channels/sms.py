@@ -90,14 +90,37 @@ class TwilioBackend(BaseSmsBackend):
         try:
             created = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
-            permanent = exc.code in PERMANENT_TWILIO_CODES or (400 <= exc.status < 500 and exc.status != 429)
+            # 401/403 are our credentials (rotated token, suspended account): fix and retry, do
+            # not fail every reminder for good. 429 is a rate limit.
+            transient_4xx = {401, 403, 429}
+            permanent = exc.code in PERMANENT_TWILIO_CODES or (
+                400 <= exc.status < 500 and exc.status not in transient_4xx
+            )
             raise DeliveryError(
-                f"Twilio {exc.status} error {exc.code}: {exc.msg}", permanent=permanent, code=str(exc.code)
+                f"Twilio {exc.status} error {exc.code}: {exc.msg}",
+                permanent=permanent,
+                code=str(exc.code),
             ) from exc
         except (TwilioException, OSError) as exc:
             raise DeliveryError(f"Twilio unreachable: {exc}") from exc
         return created.sid
 
 
+_backends: dict[str, BaseSmsBackend] = {}
+
+
 def get_sms_backend() -> BaseSmsBackend:
-    return import_string(settings.SMS_BACKEND)()
+    """One backend instance per configured class and process: the Twilio client keeps its HTTP
+    session (and connection pool) across the messages of a batch."""
+    path = settings.SMS_BACKEND
+    key = "|".join(
+        (
+            path,
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            settings.TWILIO_API_BASE_URL,
+        )
+    )
+    if key not in _backends:
+        _backends[key] = import_string(path)()
+    return _backends[key]

@@ -7,125 +7,336 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinics', '0001_initial'),
-        ('patients', '0001_initial'),
-        ('plans', '0001_initial'),
+        ("clinics", "0001_initial"),
+        ("patients", "0001_initial"),
+        ("plans", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HistoricalReminder',
+            name="HistoricalReminder",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('key', models.CharField(help_text='Engine key, unique within the plan.', max_length=120)),
-                ('audience', models.CharField(choices=[('patient', 'Patient'), ('provider', 'Provider')], max_length=10)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=8)),
-                ('message_kind', models.CharField(max_length=48)),
-                ('send_at', models.DateTimeField()),
-                ('not_after', models.DateTimeField()),
-                ('requires_attended', models.BooleanField(default=False)),
-                ('priority', models.SmallIntegerField(default=0)),
-                ('repeat_index', models.PositiveSmallIntegerField(default=0)),
-                ('rule', models.CharField(blank=True, default='', max_length=80)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('status_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('provider_message_id', models.CharField(blank=True, default='', max_length=80)),
-                ('delivery_status', models.CharField(blank=True, default='', help_text='Last status the provider reported.', max_length=24)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='plans.planitem')),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.patient')),
-                ('plan', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='plans.treatmentplan')),
-                ('provider', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='clinics.provider')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="Engine key, unique within the plan.", max_length=120
+                    ),
+                ),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[("patient", "Patient"), ("provider", "Provider")], max_length=10
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=8),
+                ),
+                ("message_kind", models.CharField(max_length=48)),
+                ("send_at", models.DateTimeField()),
+                ("not_after", models.DateTimeField()),
+                ("requires_attended", models.BooleanField(default=False)),
+                ("priority", models.SmallIntegerField(default=0)),
+                ("repeat_index", models.PositiveSmallIntegerField(default=0)),
+                ("rule", models.CharField(blank=True, default="", max_length=80)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, default="", max_length=200)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("provider_message_id", models.CharField(blank=True, default="", max_length=80)),
+                (
+                    "delivery_status",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Last status the provider reported.",
+                        max_length=24,
+                    ),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="plans.planitem",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="plans.treatmentplan",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinics.provider",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical reminder',
-                'verbose_name_plural': 'historical reminders',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical reminder",
+                "verbose_name_plural": "historical reminders",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='Engine key, unique within the plan.', max_length=120)),
-                ('audience', models.CharField(choices=[('patient', 'Patient'), ('provider', 'Provider')], max_length=10)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=8)),
-                ('message_kind', models.CharField(max_length=48)),
-                ('send_at', models.DateTimeField()),
-                ('not_after', models.DateTimeField()),
-                ('requires_attended', models.BooleanField(default=False)),
-                ('priority', models.SmallIntegerField(default=0)),
-                ('repeat_index', models.PositiveSmallIntegerField(default=0)),
-                ('rule', models.CharField(blank=True, default='', max_length=80)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('status_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('lease_expires_at', models.DateTimeField(blank=True, help_text='A queued row whose lease ends becomes due again.', null=True)),
-                ('sending_until', models.DateTimeField(blank=True, help_text='Set by the worker that took the row for sending; fences out a second worker.', null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('provider_message_id', models.CharField(blank=True, default='', max_length=80)),
-                ('delivery_status', models.CharField(blank=True, default='', help_text='Last status the provider reported.', max_length=24)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='plans.planitem')),
-                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='patients.patient')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='plans.treatmentplan')),
-                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='clinics.provider')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="Engine key, unique within the plan.", max_length=120
+                    ),
+                ),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[("patient", "Patient"), ("provider", "Provider")], max_length=10
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=8),
+                ),
+                ("message_kind", models.CharField(max_length=48)),
+                ("send_at", models.DateTimeField()),
+                ("not_after", models.DateTimeField()),
+                ("requires_attended", models.BooleanField(default=False)),
+                ("priority", models.SmallIntegerField(default=0)),
+                ("repeat_index", models.PositiveSmallIntegerField(default=0)),
+                ("rule", models.CharField(blank=True, default="", max_length=80)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "lease_expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A queued row whose lease ends becomes due again.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "sending_until",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set by the worker that took the row for sending; fences out a second worker.",
+                        null=True,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("provider_message_id", models.CharField(blank=True, default="", max_length=80)),
+                (
+                    "delivery_status",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Last status the provider reported.",
+                        max_length=24,
+                    ),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="plans.planitem",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="plans.treatmentplan",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="clinics.provider",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['send_at', 'id'],
+                "ordering": ["send_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempted_at', models.DateTimeField()),
-                ('backend', models.CharField(max_length=120)),
-                ('success', models.BooleanField()),
-                ('permanent', models.BooleanField(default=False)),
-                ('provider_message_id', models.CharField(blank=True, default='', max_length=80)),
-                ('error', models.TextField(blank=True, default='')),
-                ('reminder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts_log', to='reminders.reminder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempted_at", models.DateTimeField()),
+                ("backend", models.CharField(max_length=120)),
+                ("success", models.BooleanField()),
+                ("permanent", models.BooleanField(default=False)),
+                ("provider_message_id", models.CharField(blank=True, default="", max_length=80)),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "reminder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts_log",
+                        to="reminders.reminder",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['attempted_at', 'id'],
+                "ordering": ["attempted_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(condition=models.Q(('status', 'scheduled')), fields=['send_at', 'id'], name='reminder_due_idx'),
+            model_name="reminder",
+            index=models.Index(
+                condition=models.Q(("status", "scheduled")),
+                fields=["send_at", "id"],
+                name="reminder_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(condition=models.Q(('status', 'queued')), fields=['lease_expires_at'], name='reminder_lease_idx'),
+            model_name="reminder",
+            index=models.Index(
+                condition=models.Q(("status", "queued")),
+                fields=["lease_expires_at"],
+                name="reminder_lease_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['provider_message_id'], name='reminder_provider_msg_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["provider_message_id"], name="reminder_provider_msg_idx"),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.UniqueConstraint(fields=('plan', 'key'), name='reminder_key_unique_per_plan'),
+            model_name="reminder",
+            constraint=models.UniqueConstraint(
+                fields=("plan", "key"), name="reminder_key_unique_per_plan"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('audience', 'patient'), ('patient__isnull', False)), models.Q(('audience', 'provider'), ('provider__isnull', False)), _connector='OR'), name='reminder_has_recipient'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("audience", "patient"), ("patient__isnull", False)),
+                    models.Q(("audience", "provider"), ("provider__isnull", False)),
+                    _connector="OR",
+                ),
+                name="reminder_has_recipient",
+            ),
         ),
     ]

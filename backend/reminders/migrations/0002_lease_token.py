@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reminders', '0001_initial'),
+        ("reminders", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reminder',
-            name='lease_token',
-            field=models.CharField(blank=True, default='', editable=False, max_length=32),
+            model_name="reminder",
+            name="lease_token",
+            field=models.CharField(blank=True, default="", editable=False, max_length=32),
         ),
     ]

@@ -13,6 +13,7 @@ from backend.clinics.models import Coordinator
 from tests.backend.conftest import NOW
 from tests.factories import ClinicFactory, CoordinatorFactory, PatientFactory, ProviderFactory
 
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -157,9 +157,11 @@ class Command(BaseCommand):
         if (
             first_plan
             and not first_plan.reminders.filter(status_reason="sent now by staff").exists()
+            and not first_plan.reminders.filter(status=Reminder.Status.SENT).exists()
         ):
+            # A provider email: no patient quiet hours apply, so it goes out whatever the hour.
             first = first_plan.reminders.filter(
-                status=Reminder.Status.SCHEDULED, audience="patient", channel="email"
+                status=Reminder.Status.SCHEDULED, audience="provider", channel="email"
             ).first()
             if first:
                 reminder_send_now(reminder=first, now=now + dt.timedelta(seconds=20))
