@@ -36,6 +36,10 @@ MESSAGE_KINDS = (
     "booster_reminder",
     "provider_checkins_tomorrow",
     "provider_task_due",
+    # Sent by the backend when staff move or cancel a session (not planned by rules): they carry
+    # the updated or cancelling calendar invitation.
+    "session_changed",
+    "session_cancelled",
 )
 
 AUDIENCES = ("patient", "provider")

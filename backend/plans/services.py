@@ -21,6 +21,7 @@ import scheduler
 from backend.clinics.models import Provider
 from backend.patients.models import Patient
 from backend.plans import engine
+from backend.plans.calendar_notices import STAFF_RULE, add_calendar_notices
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
 from backend.protocols.models import Protocol
@@ -164,7 +165,11 @@ def _replan(
     otherwise the engine keeps the reminders of items that did not move.
     """
     items = list(plan.items.all())
-    reminders = list(plan.reminders.select_related("item").filter(status__in=Reminder.PENDING))
+    reminders = list(
+        plan.reminders.select_related("item")
+        .filter(status__in=Reminder.PENDING)
+        .exclude(rule=STAFF_RULE)
+    )
     current = engine.engine_plan_from_rows(plan, items, reminders)
     calendar, prefs, opts = _engine_inputs(plan.patient, plan.clinic, plan.options)
     completed = [i.key for i in items if i.status == PlanItem.Status.COMPLETED]
@@ -235,6 +240,8 @@ def item_reschedule(
         reason=f"{item.title} rescheduled",
         moved={item.key: new_start.astimezone(dt.UTC)},
     )
+    moved = plan.items.filter(key__in=[m.key for m in sync.items_moved])
+    add_calendar_notices(plan, moved, message_kind="session_changed", now=now)
     return PlanChangeResult(plan, sync)
 
 
@@ -288,7 +295,7 @@ def item_mark_missed(
 
 
 @transaction.atomic
-def item_cancel(*, item: PlanItem, reason: str = "") -> PlanItem:
+def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = None) -> PlanItem:
     _, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
     item.calendar_sequence += 1
     item.save(update_fields=["calendar_sequence"])
@@ -297,6 +304,7 @@ def item_cancel(*, item: PlanItem, reason: str = "") -> PlanItem:
         status_reason=f"{item.title} cancelled",
         lease_expires_at=None,
     )
+    add_calendar_notices(item.plan, [item], message_kind="session_cancelled", now=_now(now))
     return item
 
 
@@ -356,10 +364,13 @@ def plan_cancel(
         plan.notes = f"{plan.notes}\nCancelled: {reason}".strip()
     plan.save(update_fields=["status", "notes", "updated_at"])
     items = plan.items.filter(status=PlanItem.Status.SCHEDULED)
+    cancelled_ids = list(items.values_list("id", flat=True))
     cancelled_titles = list(items.values_list("title", flat=True))
     items.update(status=PlanItem.Status.CANCELLED, calendar_sequence=F("calendar_sequence") + 1)
     sync = SyncResult(
         items_cancelled=cancelled_titles,
         reminders_cancelled=_cancel_pending(plan, "plan cancelled", now),
     )
+    cancelled_items = plan.items.filter(id__in=cancelled_ids)
+    add_calendar_notices(plan, cancelled_items, message_kind="session_cancelled", now=now)
     return PlanChangeResult(plan, sync)

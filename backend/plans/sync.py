@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 import scheduler
+from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
@@ -36,6 +37,7 @@ class Moved:
     label: str
     old: dt.datetime | None
     new: dt.datetime | None
+    key: str = ""
 
 
 @dataclass
@@ -43,6 +45,7 @@ class SyncResult:
     items_created: int = 0
     items_moved: list[Moved] = field(default_factory=list)
     items_cancelled: list[str] = field(default_factory=list)
+    item_keys_cancelled: list[str] = field(default_factory=list)
     reminders_created: int = 0
     reminders_moved: list[Moved] = field(default_factory=list)
     reminders_cancelled: int = 0
@@ -98,7 +101,7 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
         values = _item_values(planned)
         if any(getattr(row, k) != v for k, v in values.items()):
             if row.start != planned.start:
-                result.items_moved.append(Moved(row.title, row.start, planned.start))
+                result.items_moved.append(Moved(row.title, row.start, planned.start, row.key))
                 row.calendar_sequence += 1
             for k, v in values.items():
                 setattr(row, k, v)
@@ -109,6 +112,7 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
             row.status = PlanItem.Status.CANCELLED
             row.calendar_sequence += 1
             result.items_cancelled.append(row.title)
+            result.item_keys_cancelled.append(key)
             changed.append(row)
     bulk_create_with_history(new, PlanItem)
     if changed:
@@ -150,7 +154,7 @@ def _sync_reminders(
     reason: str,
     result: SyncResult,
 ) -> None:
-    rows = {r.key: r for r in plan.reminders.all()}
+    rows = {r.key: r for r in plan.reminders.exclude(rule=STAFF_RULE)}
     new, changed = [], []
     for planned in engine_plan.reminders:
         item = items.get(planned.item_key) if planned.item_key else None

@@ -70,6 +70,8 @@ MESSAGE_KINDS: tuple[str, ...] = (
     "booster_reminder",
     "provider_checkins_tomorrow",
     "provider_task_due",
+    "session_changed",
+    "session_cancelled",
 )
 PROVIDER_KINDS: tuple[str, ...] = ("provider_checkins_tomorrow", "provider_task_due")
 PATIENT_KINDS: tuple[str, ...] = tuple(k for k in MESSAGE_KINDS if k not in PROVIDER_KINDS)
@@ -93,6 +95,8 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "booster_reminder": _ALWAYS | _SESSION,
     "provider_checkins_tomorrow": _ALWAYS | {"provider_name", "items", "schedule_url"},
     "provider_task_due": _ALWAYS | {"provider_name", "task_title", "due_date", "link_url"},
+    "session_changed": _ALWAYS | _SESSION,
+    "session_cancelled": _ALWAYS | _SESSION,
 }
 
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")

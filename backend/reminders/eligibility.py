@@ -18,6 +18,7 @@ from backend.reminders.models import Reminder
 # at most one healthcare text a day and three a week (FCC 15-72, para. 147).
 TCPA_DAILY, TCPA_WEEKLY = 1, 3
 ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
+CANCELLATION_KIND = "session_cancelled"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ SEND = Verdict("send")
 
 def _plan_and_item(reminder: Reminder) -> Verdict | None:
     plan, item = reminder.plan, reminder.item
+    if reminder.message_kind == CANCELLATION_KIND:
+        return None  # the one message whose point is that the session and plan are off
     if plan.status != TreatmentPlan.Status.ACTIVE:
         return Verdict("skip", f"plan is {plan.status}")
     if item is None:

@@ -24,6 +24,8 @@ INVITING_MESSAGE_KINDS = {
     "integration_reminder",
     "preparation_session_reminder",
     "booster_reminder",
+    "session_changed",
+    "session_cancelled",
 }
 TREATMENT_NAMES = {
     "iv-ketamine-induction-trd": "ketamine",
@@ -153,7 +155,8 @@ def build_email(
             clinic_name=clinic.sender_name or clinic.name,
             now=now,
         )
-        attachments = (("session.ics", ics, "text/calendar; method=REQUEST"),)
+        method = "CANCEL" if item.status == PlanItem.Status.CANCELLED else "REQUEST"
+        attachments = (("session.ics", ics, f"text/calendar; method={method}"),)
     from_email = (
         f"{clinic.sender_name or clinic.name} <{clinic.sender_email}>"
         if clinic.sender_email

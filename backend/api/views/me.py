@@ -45,7 +45,12 @@ class UpcomingCheckInsView(generics.ListAPIView):
                 start__gte=window[0], start__lt=window[1],
             ).select_related("plan__patient")  # fmt: skip
             qs = scope(qs, user, clinic="plan__clinic", provider=None)
-        return qs.filter(kind=PlanItem.Kind.CHECK_IN).order_by("start", "id")
+        # The plan is joined for its patient's name only: skip its engine notes (kilobytes of JSON).
+        return (
+            qs.filter(kind=PlanItem.Kind.CHECK_IN)
+            .defer("plan__planning_notes", "plan__options", "plan__notes")
+            .order_by("start", "id")
+        )
 
 
 class MyScheduleView(generics.GenericAPIView):

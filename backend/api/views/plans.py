@@ -38,11 +38,17 @@ class PlanViewSet(
     action_roles = {"fhir": STAFF}
     filterset_class = PlanFilter
 
+    # Actions whose response carries the plan's reminders too (GET detail has items only; the
+    # reminders have their own filtered, paginated endpoint).
+    WITH_REMINDERS = {"create", "pause", "resume", "cancel", "fhir"}
+
     def get_queryset(self):
-        qs = TreatmentPlan.objects.select_related(
-            "patient", "provider__user", "protocol"
-        ).prefetch_related(Prefetch("items", queryset=PlanItem.objects.order_by("sequence")))
-        if self.action != "list":
+        qs = (
+            TreatmentPlan.objects.select_related("patient", "provider__user", "protocol")
+            .defer("protocol__definition")
+            .prefetch_related(Prefetch("items", queryset=PlanItem.objects.order_by("sequence")))
+        )
+        if self.action in self.WITH_REMINDERS:
             qs = qs.prefetch_related(
                 Prefetch("reminders", queryset=Reminder.objects.order_by("send_at", "id"))
             )
@@ -50,7 +56,7 @@ class PlanViewSet(
                      provider="provider")  # fmt: skip
 
     def get_serializer_class(self):
-        return PlanSerializer if self.action == "list" else PlanDetailSerializer
+        return PlanDetailSerializer if self.action in self.WITH_REMINDERS else PlanSerializer
 
     def _build_input(self, request) -> PlanBuildSerializer:
         user = request.user

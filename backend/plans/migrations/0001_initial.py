@@ -7,143 +7,423 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinics', '0001_initial'),
-        ('patients', '0001_initial'),
-        ('protocols', '0002_builtin_library'),
+        ("clinics", "0001_initial"),
+        ("patients", "0001_initial"),
+        ("protocols", "0002_builtin_library"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HistoricalTreatmentPlan',
+            name="HistoricalTreatmentPlan",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('start_date', models.DateField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('active', 'Active'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='active', max_length=12)),
-                ('notes', models.TextField(blank=True, default='')),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('planning_notes', models.JSONField(blank=True, default=list, help_text='What the planning engine changed or dropped, and why.')),
-                ('paused_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('clinic', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='clinics.clinic')),
-                ('created_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.patient')),
-                ('protocol', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='protocols.protocol')),
-                ('provider', models.ForeignKey(blank=True, db_constraint=False, help_text='Responsible provider.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='clinics.provider')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("start_date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, default="")),
+                ("options", models.JSONField(blank=True, default=dict)),
+                (
+                    "planning_notes",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="What the planning engine changed or dropped, and why.",
+                    ),
+                ),
+                ("paused_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="protocols.protocol",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="Responsible provider.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinics.provider",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical treatment plan',
-                'verbose_name_plural': 'historical treatment plans',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical treatment plan",
+                "verbose_name_plural": "historical treatment plans",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='TreatmentPlan',
+            name="TreatmentPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start_date', models.DateField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('active', 'Active'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='active', max_length=12)),
-                ('notes', models.TextField(blank=True, default='')),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('planning_notes', models.JSONField(blank=True, default=list, help_text='What the planning engine changed or dropped, and why.')),
-                ('paused_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='clinics.clinic')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='patients.patient')),
-                ('protocol', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='protocols.protocol')),
-                ('provider', models.ForeignKey(help_text='Responsible provider.', on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='clinics.provider')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start_date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, default="")),
+                ("options", models.JSONField(blank=True, default=dict)),
+                (
+                    "planning_notes",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="What the planning engine changed or dropped, and why.",
+                    ),
+                ),
+                ("paused_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="clinics.clinic",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="protocols.protocol",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        help_text="Responsible provider.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="clinics.provider",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PlanItem',
+            name="PlanItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='Stable engine key, e.g. dosing-3.', max_length=64)),
-                ('kind', models.CharField(choices=[('dosing', 'Dosing session'), ('integration', 'Integration session'), ('check_in', 'Check-in'), ('assessment', 'Assessment'), ('preparation', 'Preparation session'), ('booster', 'Booster'), ('task', 'Provider task')], max_length=16)),
-                ('sequence', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=120)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('local_date', models.DateField()),
-                ('local_time', models.TimeField()),
-                ('time_zone', models.CharField(max_length=64)),
-                ('provider_role', models.CharField(blank=True, default='', max_length=16)),
-                ('observation_minutes', models.PositiveIntegerField(default=0)),
-                ('depends_on', models.CharField(blank=True, default='', max_length=64)),
-                ('location', models.CharField(blank=True, default='', max_length=80)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=12)),
-                ('outcome_notes', models.TextField(blank=True, default='')),
-                ('calendar_sequence', models.PositiveIntegerField(default=0, help_text='iCalendar SEQUENCE: rises every time the session moves or is cancelled.')),
-                ('provider', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='items', to='clinics.provider')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='plans.treatmentplan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(help_text="Stable engine key, e.g. dosing-3.", max_length=64),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("dosing", "Dosing session"),
+                            ("integration", "Integration session"),
+                            ("check_in", "Check-in"),
+                            ("assessment", "Assessment"),
+                            ("preparation", "Preparation session"),
+                            ("booster", "Booster"),
+                            ("task", "Provider task"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("sequence", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=120)),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("local_date", models.DateField()),
+                ("local_time", models.TimeField()),
+                ("time_zone", models.CharField(max_length=64)),
+                ("provider_role", models.CharField(blank=True, default="", max_length=16)),
+                ("observation_minutes", models.PositiveIntegerField(default=0)),
+                ("depends_on", models.CharField(blank=True, default="", max_length=64)),
+                ("location", models.CharField(blank=True, default="", max_length=80)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=12,
+                    ),
+                ),
+                ("outcome_notes", models.TextField(blank=True, default="")),
+                (
+                    "calendar_sequence",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="iCalendar SEQUENCE: rises every time the session moves or is cancelled.",
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="items",
+                        to="clinics.provider",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="plans.treatmentplan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'sequence'],
+                "ordering": ["plan", "sequence"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalPlanItem',
+            name="HistoricalPlanItem",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('key', models.CharField(help_text='Stable engine key, e.g. dosing-3.', max_length=64)),
-                ('kind', models.CharField(choices=[('dosing', 'Dosing session'), ('integration', 'Integration session'), ('check_in', 'Check-in'), ('assessment', 'Assessment'), ('preparation', 'Preparation session'), ('booster', 'Booster'), ('task', 'Provider task')], max_length=16)),
-                ('sequence', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=120)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('local_date', models.DateField()),
-                ('local_time', models.TimeField()),
-                ('time_zone', models.CharField(max_length=64)),
-                ('provider_role', models.CharField(blank=True, default='', max_length=16)),
-                ('observation_minutes', models.PositiveIntegerField(default=0)),
-                ('depends_on', models.CharField(blank=True, default='', max_length=64)),
-                ('location', models.CharField(blank=True, default='', max_length=80)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=12)),
-                ('outcome_notes', models.TextField(blank=True, default='')),
-                ('calendar_sequence', models.PositiveIntegerField(default=0, help_text='iCalendar SEQUENCE: rises every time the session moves or is cancelled.')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('provider', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='clinics.provider')),
-                ('plan', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='plans.treatmentplan')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(help_text="Stable engine key, e.g. dosing-3.", max_length=64),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("dosing", "Dosing session"),
+                            ("integration", "Integration session"),
+                            ("check_in", "Check-in"),
+                            ("assessment", "Assessment"),
+                            ("preparation", "Preparation session"),
+                            ("booster", "Booster"),
+                            ("task", "Provider task"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("sequence", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=120)),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("local_date", models.DateField()),
+                ("local_time", models.TimeField()),
+                ("time_zone", models.CharField(max_length=64)),
+                ("provider_role", models.CharField(blank=True, default="", max_length=16)),
+                ("observation_minutes", models.PositiveIntegerField(default=0)),
+                ("depends_on", models.CharField(blank=True, default="", max_length=64)),
+                ("location", models.CharField(blank=True, default="", max_length=80)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=12,
+                    ),
+                ),
+                ("outcome_notes", models.TextField(blank=True, default="")),
+                (
+                    "calendar_sequence",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="iCalendar SEQUENCE: rises every time the session moves or is cancelled.",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinics.provider",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="plans.treatmentplan",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical plan item',
-                'verbose_name_plural': 'historical plan items',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical plan item",
+                "verbose_name_plural": "historical plan items",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddIndex(
-            model_name='treatmentplan',
-            index=models.Index(fields=['clinic', 'status'], name='plans_treat_clinic__e5f9a1_idx'),
+            model_name="treatmentplan",
+            index=models.Index(fields=["clinic", "status"], name="plans_treat_clinic__e5f9a1_idx"),
         ),
         migrations.AddIndex(
-            model_name='planitem',
-            index=models.Index(fields=['kind', 'start'], name='plans_plani_kind_8c7e9e_idx'),
+            model_name="planitem",
+            index=models.Index(fields=["kind", "start"], name="plans_plani_kind_8c7e9e_idx"),
         ),
         migrations.AddConstraint(
-            model_name='planitem',
-            constraint=models.UniqueConstraint(fields=('plan', 'key'), name='plan_item_key_unique'),
+            model_name="planitem",
+            constraint=models.UniqueConstraint(fields=("plan", "key"), name="plan_item_key_unique"),
         ),
     ]

@@ -1,5 +1,5 @@
 """API test fixtures: two clinics, one user per role, a plan built through the service, and
-clients signed in as each role. Time stands at NOW (the plans' fixed "now") with the clock ticking."""
+clients signed in as each role. Time stands at NOW (the plans' "now") with the clock ticking."""
 
 from __future__ import annotations
 

@@ -24,7 +24,9 @@ def test_impossible_date_names_the_field(coordinator_client, plan):
 
 def test_start_date_in_the_past_names_the_engine_rule(coordinator_client, plan):
     past = (NOW - dt.timedelta(days=7)).date().isoformat()
-    response = coordinator_client.post("/api/v1/plans/", build_body(plan, start_date=past), format="json")
+    response = coordinator_client.post(
+        "/api/v1/plans/", build_body(plan, start_date=past), format="json"
+    )
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert error["field"] == "start_date"
@@ -53,7 +55,9 @@ def test_rescheduling_a_completed_item(coordinator_client, plan):
     item = plan.items.get(key="dosing-1")
     services.item_mark_completed(item=item)
     new_start = (item.start + dt.timedelta(days=1)).isoformat()
-    response = coordinator_client.patch(f"/api/v1/items/{item.pk}/", {"start": new_start}, format="json")
+    response = coordinator_client.patch(
+        f"/api/v1/items/{item.pk}/", {"start": new_start}, format="json"
+    )
     assert response.status_code == 400
     assert errors_of(response) == {"start": "item.not_scheduled"}
     assert "only a scheduled item" in response.json()["errors"][0]["detail"]
@@ -116,7 +120,9 @@ def test_unknown_reminder_rule_override(coordinator_client, plan):
 
 
 def test_plan_for_a_patient_of_another_clinic_is_refused_without_leaking(client_as, plan):
-    response = client_as("coordinator_other").post("/api/v1/plans/", build_body(plan), format="json")
+    response = client_as("coordinator_other").post(
+        "/api/v1/plans/", build_body(plan), format="json"
+    )
     assert response.status_code == 400
     assert set(errors_of(response)) == {"patient", "provider"}
     assert errors_of(response)["patient"] == "does_not_exist"
@@ -141,7 +147,10 @@ def test_writes_are_throttled_per_user(coordinator_client, plan, settings):
         "DEFAULT_THROTTLE_RATES": {"login": "3/min", "writes": "2/min"},
     }
     url = f"/api/v1/patients/{plan.patient_id}/"
-    codes = [coordinator_client.patch(url, {"language": "es"}, format="json").status_code for _ in range(3)]
+    codes = [
+        coordinator_client.patch(url, {"language": "es"}, format="json").status_code
+        for _ in range(3)
+    ]
     assert codes == [200, 200, 429]
     assert coordinator_client.get(url).status_code == 200  # reads are not throttled
     assert errors_of(coordinator_client.patch(url, {}, format="json")) == {None: "throttled"}

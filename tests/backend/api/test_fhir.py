@@ -44,5 +44,7 @@ def test_cancelled_plan_exports_as_revoked(coordinator_client, plan):
     services.plan_cancel(plan=plan)
     body = coordinator_client.get(f"/api/v1/plans/{plan.pk}/fhir/").json()
     Bundle.model_validate(body)
-    care_plan = next(e["resource"] for e in body["entry"] if e["resource"]["resourceType"] == "CarePlan")
+    care_plan = next(
+        e["resource"] for e in body["entry"] if e["resource"]["resourceType"] == "CarePlan"
+    )
     assert care_plan["status"] == "revoked"

@@ -39,7 +39,11 @@ def test_preview_saves_nothing(coordinator_client, plan):
     response = coordinator_client.post("/api/v1/plans/preview/", build_body(plan), format="json")
     assert response.status_code == 200, response.content
     assert response.json()["items"] and response.json()["reminders"]
-    assert (TreatmentPlan.objects.count(), PlanItem.objects.count(), Reminder.objects.count()) == before
+    assert (
+        TreatmentPlan.objects.count(),
+        PlanItem.objects.count(),
+        Reminder.objects.count(),
+    ) == before
 
 
 def test_reschedule_lists_what_moved(coordinator_client, plan):
@@ -59,7 +63,9 @@ def test_reschedule_lists_what_moved(coordinator_client, plan):
 def test_outcomes_pause_resume_cancel(client_as, plan):
     provider, coordinator = client_as("provider"), client_as("coordinator")
     item = plan.items.get(key="dosing-1")
-    done = provider.post(f"/api/v1/items/{item.pk}/complete/", {"outcome_notes": "well"}, format="json")
+    done = provider.post(
+        f"/api/v1/items/{item.pk}/complete/", {"outcome_notes": "well"}, format="json"
+    )
     assert done.json()["item"]["status"] == "completed"
     missed = plan.items.get(key="dosing-2")
     body = provider.post(f"/api/v1/items/{missed.pk}/missed/", {}, format="json").json()
@@ -72,7 +78,9 @@ def test_outcomes_pause_resume_cancel(client_as, plan):
     assert again.status_code == 400 and again.json()["errors"][0]["field"] == "status"
     resumed = coordinator.post(f"/api/v1/plans/{plan.pk}/resume/").json()
     assert resumed["plan"]["status"] == "active"
-    cancelled = coordinator.post(f"/api/v1/plans/{plan.pk}/cancel/", {"reason": "moved away"}).json()
+    cancelled = coordinator.post(
+        f"/api/v1/plans/{plan.pk}/cancel/", {"reason": "moved away"}
+    ).json()
     assert cancelled["plan"]["status"] == "cancelled"
     assert cancelled["changes"]["items_cancelled"]
     assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
@@ -115,7 +123,11 @@ def test_my_schedule_shows_only_my_own(client_as, plan):
 
 def test_protocols_are_versioned_and_checked_by_the_engine(coordinator_client, plan):
     protocol = coordinator_client.get(f"/api/v1/protocols/{plan.protocol_id}/").json()
-    body = {"slug": protocol["slug"], "name": "Induction, revised", "definition": protocol["definition"]}
+    body = {
+        "slug": protocol["slug"],
+        "name": "Induction, revised",
+        "definition": protocol["definition"],
+    }
     created = coordinator_client.post("/api/v1/protocols/", body, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["version"] == protocol["version"] + 1
@@ -123,7 +135,9 @@ def test_protocols_are_versioned_and_checked_by_the_engine(coordinator_client, p
     refused = coordinator_client.post("/api/v1/protocols/", broken, format="json")
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "definition"
     in_use = coordinator_client.patch(
-        f"/api/v1/protocols/{plan.protocol_id}/", {"definition": broken["definition"]}, format="json"
+        f"/api/v1/protocols/{plan.protocol_id}/",
+        {"definition": broken["definition"]},
+        format="json",
     )
     assert in_use.status_code == 400
     assert in_use.json()["errors"][0]["code"] == "protocol.in_use"

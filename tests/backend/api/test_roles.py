@@ -18,43 +18,57 @@ from tests.backend.api.helpers import ROLES, build_body, patient_payload
 H, N = "has", "none"
 STAFF_LIST = (H, N, H, H, 403, 403, 401, H)  # clinic-wide lists
 PLAN_LIST = (H, N, H, N, 403, 403, 401, H)  # lists of the plan's rows
+CLINIC_READ = (200, 404, 200, 200, 403, 403, 401, 200)
 PLAN_READ = (200, 404, 200, 404, 403, 403, 401, 200)
 PLAN_WRITE = (200, 404, 403, 403, 403, 403, 401, 200)
 OUTCOME = (200, 404, 200, 404, 403, 403, 401, 200)
 ADMIN_ONLY = (403, 403, 403, 403, 403, 403, 401, 200)
+CREATE = (201, 400, 403, 403, 403, 403, 401, 201)  # 400: the other clinic's ids are unknown
+PATIENT_ONLY = (403, 403, 403, 403, 200, 200, 401, 403)
+ANYONE = (200,) * 8
 
-# id: (method, path template, body maker, expected per role, object listed)
+
+def _provider(c):
+    return {"clinic": c["clinic"], "username": "new-dr", "role": "nurse"}
+
+
+# id: (method, path template, body maker, expected per role, object that should be listed)
 MATRIX = {
     "clinics-list": ("get", "clinics/", None, STAFF_LIST, "clinic"),
-    "clinics-read": ("get", "clinics/{clinic}/", None, (200, 404, 200, 200, 403, 403, 401, 200), None),
+    "clinics-read": ("get", "clinics/{clinic}/", None, CLINIC_READ, None),
     "clinics-update": ("patch", "clinics/{clinic}/", lambda c: {"name": "N"}, ADMIN_ONLY, None),
     "providers-list": ("get", "providers/", None, STAFF_LIST, "provider"),
-    "providers-read": ("get", "providers/{provider}/", None, (200, 404, 200, 200, 403, 403, 401, 200), None),
-    "providers-create": ("post", "providers/", lambda c: {"clinic": c["clinic"], "username": "new-dr",
-                         "role": "nurse"}, (403, 403, 403, 403, 403, 403, 401, 201), None),
+    "providers-read": ("get", "providers/{provider}/", None, CLINIC_READ, None),
+    "providers-create": ("post", "providers/", _provider, (*ADMIN_ONLY[:-1], 201), None),
     "patients-list": ("get", "patients/", None, PLAN_LIST, "patient"),
     "patients-read": ("get", "patients/{patient}/", None, PLAN_READ, None),
-    "patients-create": ("post", "patients/", lambda c: patient_payload(c["clinic"]),
-                        (201, 400, 403, 403, 403, 403, 401, 201), None),
-    "patients-update": ("patch", "patients/{patient}/", lambda c: {"language": "es"}, PLAN_WRITE, None),
-    "patients-delete": ("delete", "patients/{patient}/", None, (403, 403, 403, 403, 403, 403, 401, 409), None),
+    "patients-create": ("post", "patients/", lambda c: patient_payload(c["clinic"]), CREATE, None),
+    "patients-update": ("patch", "patients/{patient}/", lambda c: {"language": "es"},
+                        PLAN_WRITE, None),
+    # Only admins delete; this patient has a plan, so even they get 409.
+    "patients-delete": ("delete", "patients/{patient}/", None, (*ADMIN_ONLY[:-1], 409), None),
     "protocols-list": ("get", "protocols/", None, (H, H, H, H, 403, 403, 401, H), "protocol"),
-    "protocols-read": ("get", "protocols/{protocol}/", None, (200, 200, 200, 200, 403, 403, 401, 200), None),
+    "protocols-read": ("get", "protocols/{protocol}/", None, (200, 200, *CLINIC_READ[2:]), None),
     "protocols-retire": ("patch", "protocols/{protocol}/", lambda c: {"is_active": False},
-                         (200, 200, 403, 403, 403, 403, 401, 200), None),
+                         (200, 200, *PLAN_WRITE[2:]), None),
     "plans-list": ("get", "plans/", None, PLAN_LIST, "plan"),
     "plans-read": ("get", "plans/{plan}/", None, PLAN_READ, None),
     "plans-fhir": ("get", "plans/{plan}/fhir/", None, PLAN_READ, None),
-    "plans-create": ("post", "plans/", lambda c: c["build"], (201, 400, 403, 403, 403, 403, 401, 201), None),
-    "plans-preview": ("post", "plans/preview/", lambda c: c["build"], (200, 400, 403, 403, 403, 403, 401, 200), None),
+    "plans-create": ("post", "plans/", lambda c: c["build"], CREATE, None),
+    "plans-preview": ("post", "plans/preview/", lambda c: c["build"],
+                      (200, 400, *CREATE[2:-1], 200), None),
     "plans-pause": ("post", "plans/{plan}/pause/", None, PLAN_WRITE, None),
     # An active plan cannot be resumed: a 400 proves the call got through to the service.
-    "plans-resume": ("post", "plans/{plan}/resume/", None, (400, 404, 403, 403, 403, 403, 401, 400), None),
-    "plans-cancel": ("post", "plans/{plan}/cancel/", lambda c: {"reason": "moved"}, PLAN_WRITE, None),
+    "plans-resume": ("post", "plans/{plan}/resume/", None,
+                     (400, *PLAN_WRITE[1:-1], 400), None),
+    "plans-cancel": ("post", "plans/{plan}/cancel/", lambda c: {"reason": "moved"},
+                     PLAN_WRITE, None),
     "items-list": ("get", "items/", None, PLAN_LIST, "item"),
     "items-read": ("get", "items/{item}/", None, PLAN_READ, None),
-    "items-reschedule": ("patch", "items/{item}/", lambda c: {"start": c["new_start"]}, PLAN_WRITE, None),
-    "items-complete": ("post", "items/{item}/complete/", lambda c: {"outcome_notes": "ok"}, OUTCOME, None),
+    "items-reschedule": ("patch", "items/{item}/", lambda c: {"start": c["new_start"]},
+                         PLAN_WRITE, None),
+    "items-complete": ("post", "items/{item}/complete/", lambda c: {"outcome_notes": "ok"},
+                       OUTCOME, None),
     "items-missed": ("post", "items/{item}/missed/", lambda c: {"replan": True}, OUTCOME, None),
     "items-cancel": ("post", "items/{item}/cancel/", None, PLAN_WRITE, None),
     "reminders-list": ("get", "reminders/", None, PLAN_LIST, "reminder"),
@@ -62,12 +76,13 @@ MATRIX = {
     "reminders-cancel": ("post", "reminders/{reminder}/cancel/", None, PLAN_WRITE, None),
     "reminders-send-now": ("post", "reminders/{reminder}/send-now/", None, PLAN_WRITE, None),
     "check-ins": ("get", "check-ins/upcoming/?days=30", None, PLAN_LIST, "check_in"),
-    "me-schedule": ("get", "me/schedule/", None, (403, 403, 403, 403, 200, 200, 401, 403), None),
-    "me-read": ("get", "me/", None, (403, 403, 403, 403, 200, 200, 401, 403), None),
-    "me-update": ("patch", "me/", lambda c: {"prefers_sms": False}, (403, 403, 403, 403, 200, 200, 401, 403), None),
-    "schema": ("get", "schema/", None, (200,) * 8, None),
-    "docs": ("get", "docs/", None, (200,) * 8, None),
-    "token-bad-password": ("post", "auth/token/", lambda c: {"username": "coord", "password": "no"}, (400,) * 8, None),
+    "me-schedule": ("get", "me/schedule/", None, PATIENT_ONLY, None),
+    "me-read": ("get", "me/", None, PATIENT_ONLY, None),
+    "me-update": ("patch", "me/", lambda c: {"prefers_sms": False}, PATIENT_ONLY, None),
+    "schema": ("get", "schema/", None, ANYONE, None),
+    "docs": ("get", "docs/", None, ANYONE, None),
+    "token-bad-password": ("post", "auth/token/", lambda c: {"username": "coord", "password": "no"},
+                           (400,) * 8, None),
 }  # fmt: skip
 
 
@@ -84,7 +99,9 @@ def context(plan, users):
 
 
 def _call(client, method, url, body):
-    return getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
+    if body is None:
+        return getattr(client, method)(url)
+    return getattr(client, method)(url, body, format="json")
 
 
 @pytest.mark.django_db(transaction=False)

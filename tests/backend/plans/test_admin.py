@@ -365,7 +365,9 @@ def test_cancel_action_cancels_the_plan_and_its_pending_reminders(coordinator_cl
 
     plan.refresh_from_db()
     assert plan.status == TreatmentPlan.Status.CANCELLED
-    assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
+    # What stays pending is only the calendar cancellation of each future session.
+    still = plan.reminders.filter(status__in=Reminder.PENDING)
+    assert set(still.values_list("message_kind", flat=True)) == {"session_cancelled"}
     cancelled = plan.reminders.filter(pk__in=pending, status=Reminder.Status.CANCELLED)
     assert cancelled.count() == len(pending)
     assert set(cancelled.values_list("status_reason", flat=True)) == {"plan cancelled"}

@@ -153,7 +153,10 @@ def test_cancel_cancels_items_and_pending_reminders_but_keeps_history(make_plan)
     Reminder.objects.filter(pk=sent.pk).update(status="sent")
     result = services.plan_cancel(plan=plan, reason="patient moved away", now=NOW)
     assert set(plan.items.values_list("status", flat=True)) == {"cancelled"}
-    assert not plan.reminders.filter(status__in=Reminder.PENDING).exists()
+    # Nothing planned goes out any more; only the calendar cancellations of future sessions do.
+    pending = plan.reminders.filter(status__in=Reminder.PENDING)
+    assert set(pending.values_list("message_kind", flat=True)) == {"session_cancelled"}
+    assert pending.count() == plan.items.filter(kind__in=["dosing", "integration"]).count()
     assert Reminder.objects.get(pk=sent.pk).status == "sent"
     assert result.sync.reminders_cancelled == plan.reminders.filter(status="cancelled").count()
     with pytest.raises(ValidationError):
@@ -198,3 +201,28 @@ def test_concurrent_reschedules_of_one_plan_lose_no_update(make_plan):
     assert not errors, errors
     for pk, start in targets.items():
         assert PlanItem.objects.get(pk=pk).start == start
+
+
+@pytest.mark.django_db
+def test_moving_or_cancelling_a_session_sends_its_calendar_update(make_plan, mailoutbox):
+    from backend.reminders import delivery, dispatch
+
+    plan = make_plan()
+    third, fourth = _dosing(plan, 3), _dosing(plan, 4)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
+    services.item_cancel(item=fourth, reason="clinic closed", now=NOW)
+    notices = plan.reminders.filter(rule="staff change").order_by("message_kind")
+    assert [(n.item.key, n.message_kind) for n in notices] == [
+        ("dosing-4", "session_cancelled"),
+        ("dosing-3", "session_changed"),
+    ]
+    # A later re-plan leaves the notices alone.
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=3), now=NOW)
+    assert plan.reminders.filter(rule="staff change", status="scheduled").count() == 3
+    # They go out now, even for the cancelled session, with the calendar update attached.
+    outcomes = delivery.deliver_many(dispatch.claim_due(now=NOW), now=NOW)
+    sent = {n.message_kind for n in notices.all() if outcomes.get(n.pk, None) and n.status}
+    assert {"session_cancelled", "session_changed"} <= sent
+    cancel_mail = next(m for m in mailoutbox if "cancelled" in m.subject)
+    assert any("method=CANCEL" in mimetype for _, _, mimetype in cancel_mail.attachments)
+    assert plan.reminders.get(key__startswith="dosing-4:session_cancelled").status == "sent"
