@@ -43,6 +43,7 @@ from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template, select_template
 
 from backend.reminders.sms_text import to_gsm_friendly
+from scheduler import MESSAGE_KINDS as ENGINE_MESSAGE_KINDS
 
 __all__ = [
     "CHANNEL_FILES",
@@ -57,22 +58,8 @@ __all__ = [
     "sample_context",
 ]
 
-# The folder names are fixed by the planning engine (scheduler.model.MESSAGE_KINDS).
-MESSAGE_KINDS: tuple[str, ...] = (
-    "preparation_48h",
-    "preparation_2h",
-    "day_after",
-    "integration_reminder",
-    "preparation_session_reminder",
-    "journal_prompt",
-    "check_in_invitation",
-    "assessment_prompt",
-    "booster_reminder",
-    "provider_checkins_tomorrow",
-    "provider_task_due",
-    "session_changed",
-    "session_cancelled",
-)
+# One folder per kind; the planning engine owns the list (one name per idea).
+MESSAGE_KINDS: tuple[str, ...] = ENGINE_MESSAGE_KINDS
 PROVIDER_KINDS: tuple[str, ...] = ("provider_checkins_tomorrow", "provider_task_due")
 PATIENT_KINDS: tuple[str, ...] = tuple(k for k in MESSAGE_KINDS if k not in PROVIDER_KINDS)
 LANGUAGES: tuple[str, ...] = ("en", "es")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 
 import pytest
 import time_machine
-from django.db import close_old_connections, connection
 
 from backend.reminders import delivery, dispatch
 from backend.reminders.models import DeliveryAttempt, Reminder
@@ -155,33 +153,6 @@ def test_backoff_grows_and_long_waits_are_not_broker_messages():
     waits = [delivery.backoff_seconds(n) for n in range(1, 8)]
     assert waits[0] <= 15 and waits[-1] > 120
     assert all(w >= 1 for w in waits)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_two_dispatchers_at_once_never_claim_the_same_row(make_plan):
-    plan = make_plan()
-    ids = list(plan.reminders.values_list("id", flat=True))
-    Reminder.objects.filter(id__in=ids).update(send_at=NOW, not_after=NOW + dt.timedelta(days=1))
-    claimed: list[list[int]] = [[], []]
-    barrier = threading.Barrier(2)
-
-    def run(slot):
-        barrier.wait()
-        try:
-            while batch := dispatch.claim_due(now=NOW, limit=7):
-                claimed[slot].extend(batch)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    together = claimed[0] + claimed[1]
-    assert sorted(together) == sorted(ids), "every row claimed exactly once"
-    if connection.vendor == "postgresql":
-        assert claimed[0] and claimed[1], "SKIP LOCKED lets both make progress"
 
 
 @pytest.mark.django_db(transaction=True)
