@@ -28,3 +28,33 @@ def guard_production_settings(
         )
     if problems:
         raise ImproperlyConfigured("Refusing to start with DEBUG off. " + " ".join(problems))
+
+
+def check_outbox_leases(app_configs=None, **kwargs):
+    """aftercare.E001: a send lease shorter than the task time limit lets a second worker take a
+    row the first is still sending; aftercare.W001: a dispatch lease shorter than the send lease
+    makes rows due again while their message still waits in the broker."""
+    from django.conf import settings
+    from django.core.checks import Error, Warning
+
+    from backend.celery import TASK_TIME_LIMIT_S
+
+    problems = []
+    if settings.REMINDER_SEND_LEASE_S <= TASK_TIME_LIMIT_S and not settings.DEBUG:
+        problems.append(
+            Error(
+                f"REMINDER_SEND_LEASE_S ({settings.REMINDER_SEND_LEASE_S}) must exceed the Celery "
+                f"task time limit ({TASK_TIME_LIMIT_S} s).",
+                hint="Unset REMINDER_SEND_LEASE_S to use the default of 90 s.",
+                id="aftercare.E001",
+            )
+        )
+    if settings.REMINDER_DISPATCH_LEASE_S < settings.REMINDER_SEND_LEASE_S:
+        problems.append(
+            Warning(
+                "REMINDER_DISPATCH_LEASE_S is shorter than REMINDER_SEND_LEASE_S.",
+                hint="Queued rows would be released before a worker could finish them.",
+                id="aftercare.W001",
+            )
+        )
+    return problems

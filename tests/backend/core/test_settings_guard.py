@@ -44,3 +44,17 @@ def test_starts_with_safe_production_settings():
 def test_development_defaults_are_allowed_with_debug_on(debug):
     result = _import_settings(DEBUG=debug)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_send_lease_shorter_than_the_task_limit_is_a_system_check_error(settings):
+    from backend.core.checks import check_outbox_leases
+
+    settings.DEBUG = False
+    settings.REMINDER_SEND_LEASE_S = 30
+    settings.REMINDER_DISPATCH_LEASE_S = 300
+    assert [e.id for e in check_outbox_leases()] == ["aftercare.E001"]
+    settings.REMINDER_DISPATCH_LEASE_S = 20
+    assert [e.id for e in check_outbox_leases()] == ["aftercare.E001", "aftercare.W001"]
+    settings.REMINDER_SEND_LEASE_S = 90
+    settings.REMINDER_DISPATCH_LEASE_S = 300
+    assert check_outbox_leases() == []
