@@ -3,7 +3,8 @@
 Needs PostgreSQL; the database is migrated and seeded (existing rows are kept)::
 
     psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE aftercare_bench"
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aftercare_bench .venv/bin/python bench/api_load.py
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/aftercare_bench
+    .venv/bin/python bench/api_load.py
 
 Starts gunicorn (gthread workers, one per core) on bench/api_wsgi.py, which adds `/bench/bare/`
 (a Django view returning a constant, through the same middleware) to the production URLs. Then
@@ -80,7 +81,9 @@ def _seed() -> dict:
     for n in range(PLANS):
         start = next_weekday(clinic, 2 + n % 10, now=now)
         plans.append(
-            make_plan(patient=PatientFactory(clinic=clinic), provider=provider, start_date=start).plan
+            make_plan(
+                patient=PatientFactory(clinic=clinic), provider=provider, start_date=start
+            ).plan
         )
     detail = plans[len(plans) // 2]
     return {
@@ -176,7 +179,7 @@ def main() -> None:
     server = _start_gunicorn(env, port)
     results: dict[str, dict] = {name: {"lat": [], "errors": 0, "time": 0.0} for name in targets}
     try:
-        for name, (path, token) in targets.items():  # warm-up: imports, connections, caches
+        for path, token in targets.values():  # warm-up: imports, connections, caches
             _load(port, path, token, 1.0)
         for _ in range(ROUNDS):
             for name, (path, token) in targets.items():

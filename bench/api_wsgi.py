@@ -11,8 +11,8 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
-from django.conf import settings  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.conf import settings
+from django.core.wsgi import get_wsgi_application
 
 settings.ROOT_URLCONF = __name__
 application = get_wsgi_application()  # sets Django up before the URL conf imports models

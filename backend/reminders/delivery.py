@@ -9,7 +9,6 @@ time (prefetch 1, rows of a batch in sequence), so that is at most one message p
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -17,7 +16,6 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -80,34 +78,21 @@ def take(reminder_id: int, *, now: dt.datetime) -> Reminder | None:
     return taken[0] if taken else None
 
 
-@contextlib.contextmanager
-def _recording():
-    """The transaction that records one send.
-
-    On PostgreSQL it commits without waiting for the WAL flush (synchronous_commit off, for this
-    transaction only). The commit is still acknowledged before the next message is sent, so a
-    killed worker loses nothing and the duplicate window stays at one message per killed worker;
-    only a crash of the database server itself could forget the last fraction of a second of
-    "sent" records, which would then be sent again when their leases end. The flush wait was
-    most of the cost of a send (see bench/dispatch.py).
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
 def _finish(reminder: Reminder, *, attempt: dict | None = None, **fields) -> None:
-    """Record the result (and the attempt, if any) in one transaction, only if this worker still
-    holds the row (its lease token)."""
+    """Record the result (and the attempt, if any), only if this worker still holds the row (its
+    lease token).
+
+    Two autocommit statements, attempt first: a worker killed between them leaves the row queued
+    with its attempt on file, and the row goes out again when its lease ends, which is the one
+    documented duplicate window. In Celery workers on PostgreSQL these commits do not wait for the
+    WAL flush (see backend.reminders.worker_db), which was most of the cost of a send.
+    """
     fields.setdefault("sending_until", None)
-    with _recording():
-        if attempt is not None:
-            DeliveryAttempt.objects.create(reminder=reminder, **attempt)
-        Reminder.objects.filter(id=reminder.id, lease_token=reminder.lease_token).update(
-            **fields, updated_at=timezone.now()
-        )
+    if attempt is not None:
+        DeliveryAttempt.objects.create(reminder=reminder, **attempt)
+    Reminder.objects.filter(id=reminder.id, lease_token=reminder.lease_token).update(
+        **fields, updated_at=timezone.now()
+    )
 
 
 def _attempt(backend: str, *, now, ok, message_id="", error="", permanent=False) -> dict:

@@ -1,0 +1,30 @@
+"""Celery worker processes write to PostgreSQL with `synchronous_commit = off`.
+
+Every write a worker makes can be redone safely: a claim that is forgotten leaves the row
+`scheduled` (claimed again), a forgotten send record leaves it `queued` (sent again when its
+lease ends). Commits are still acknowledged before the worker moves on, so a killed *worker*
+loses nothing; only a crash of the *database server* can forget the last fraction of a second
+of worker writes (https://www.postgresql.org/docs/current/wal-async-commit.html), and the cost
+of that is a duplicate reminder, never a lost one. Web requests (plan changes) keep synchronous
+commits. Waiting for the flush was most of the cost of a send (bench/dispatch.py).
+"""
+
+from __future__ import annotations
+
+from celery.signals import worker_process_init
+from django.db.backends.signals import connection_created
+
+_in_worker_process = False
+
+
+@worker_process_init.connect
+def _mark_worker_process(**kwargs) -> None:
+    global _in_worker_process
+    _in_worker_process = True
+
+
+@connection_created.connect
+def _async_commit_in_workers(sender, connection, **kwargs) -> None:
+    if _in_worker_process and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
