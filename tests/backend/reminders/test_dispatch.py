@@ -180,3 +180,31 @@ def test_due_reminders_go_out_once_through_a_real_worker(
     assert sent
     assert DeliveryAttempt.objects.filter(reminder_id__in=ids, success=True).count() == len(sent)
     assert len(sms_outbox) + len(mailoutbox) == len(sent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_following_tick_claims_rows_that_fall_due_during_it(make_plan, celery_app_clean):
+    from backend.reminders.tasks import dispatch_due
+
+    plan = make_plan(now=dt.datetime.now(dt.UTC))
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+    [rid] = _due_soon(plan, 1, soon)
+    Reminder.objects.exclude(id=rid).update(status="cancelled")
+    started = time.monotonic()
+    assert dispatch_due(follow_seconds=3) == 1
+    assert Reminder.objects.get(id=rid).status == "queued"
+    assert 2.5 <= time.monotonic() - started < 10
+    # Without following, a tick returns at once when nothing is due.
+    started = time.monotonic()
+    assert dispatch_due() == 0
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.django_db
+def test_beat_runs_the_dispatcher_every_30_s_following_for_25():
+    import json
+
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="reminders.dispatch_due")
+    assert task.interval.every == 30 and json.loads(task.kwargs) == {"follow_seconds": 25}
