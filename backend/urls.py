@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("backend.api.urls")),
     path("p/<str:token>/", plan_views.patient_schedule, name="patient-schedule"),
     path("p/<str:token>/items/<int:item_id>/", plan_views.patient_item, name="patient-item"),
+    path("p/<str:token>/preferences/", plan_views.patient_preferences, name="patient-preferences"),
     path("provider/", plan_views.provider_dashboard, name="provider-dashboard"),
     path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,7 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from backend.patients.models import Patient
+from backend.patients import services as patient_services
+from backend.patients.models import ConsentMethod, Patient
 from backend.plans import selectors, services
 from backend.plans.models import PlanItem
 from backend.reminders.links import PATIENT_LINK_MAX_AGE, read_token
@@ -60,3 +62,46 @@ def provider_dashboard(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only providers have a dashboard.")
     items = selectors.provider_upcoming_items(provider_id=provider.pk, now=timezone.now())
     return render(request, "pages/provider_dashboard.html", {"provider": provider, "items": items})
+
+
+class PreferencesForm(forms.ModelForm):
+    """What a patient may change from their signed link: how and when they are reached."""
+
+    class Meta:
+        model = Patient
+        fields = ["language", "prefers_email", "prefers_sms", "quiet_start", "quiet_end",
+                  "email_consent", "sms_consent"]  # fmt: skip
+        labels = {
+            "prefers_email": "Remind me by email",
+            "prefers_sms": "Remind me by text message",
+            "quiet_start": "No messages after",
+            "quiet_end": "No messages before",
+            "email_consent": "I agree to receive reminders by email",
+            "sms_consent": "I agree to receive reminders by text message",
+        }
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+
+def patient_preferences(request: HttpRequest, token: str) -> HttpResponse:
+    """The patient's own contact preferences and consent, saved through the patient service."""
+    patient = _patient_from_token(token)
+    form = PreferencesForm(request.POST or None, instance=patient)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        changes = {f: form.cleaned_data[f] for f in form.changed_data}
+        try:
+            patient = patient_services.patient_update(
+                patient=patient, changes=changes, consent_method=ConsentMethod.WEB
+            )
+            saved = True
+            form = PreferencesForm(instance=patient)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    return render(
+        request,
+        "pages/patient_preferences.html",
+        {"patient": patient, "form": form, "token": token, "saved": saved},
+    )

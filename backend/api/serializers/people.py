@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 from rest_framework import serializers
 
 from backend.api.serializers.fields import PhoneField
 from backend.clinics.models import Clinic, Provider
+from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
 
 CHANNELS = ("email", "sms")
@@ -121,29 +121,15 @@ class PatientSerializer(serializers.ModelSerializer):
             )
         return attrs
 
-    def _stamp_consent(self, attrs: dict, instance: Patient | None) -> list[str]:
-        """Stamp consent changes; return the channels whose consent was withdrawn."""
-        method = attrs.pop("consent_method", self.fields["consent_method"].default)
-        now = timezone.now()
-        withdrawn = []
-        for channel in CHANNELS:
-            key = f"{channel}_consent"
-            if key not in attrs or (instance and getattr(instance, key) == attrs[key]):
-                continue
-            attrs[f"{key}_at"], attrs[f"{key}_method"] = now, method
-            if attrs[key]:
-                attrs[f"{channel}_opted_out_at"] = None
-            elif instance is not None:
-                withdrawn.append(channel)
-        return withdrawn
-
     def create(self, validated_data: dict) -> Patient:
-        self._stamp_consent(validated_data, None)
-        return super().create(validated_data)
+        method = validated_data.pop("consent_method", self.fields["consent_method"].default)
+        return patient_services.patient_create(values=validated_data, consent_method=method)
 
     def update(self, instance: Patient, validated_data: dict) -> Patient:
-        self.withdrawn = self._stamp_consent(validated_data, instance)
-        return super().update(instance, validated_data)
+        method = validated_data.pop("consent_method", self.fields["consent_method"].default)
+        return patient_services.patient_update(
+            patient=instance, changes=validated_data, consent_method=method
+        )
 
 
 class PatientSelfSerializer(PatientSerializer):

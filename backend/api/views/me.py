@@ -15,7 +15,6 @@ from backend.api.serializers.me import CheckInSerializer, DaysSerializer, Schedu
 from backend.api.serializers.people import PatientSelfSerializer
 from backend.plans import selectors
 from backend.plans.models import PlanItem, TreatmentPlan
-from backend.reminders import consent
 from backend.reminders.models import Reminder
 
 
@@ -80,8 +79,4 @@ class MeView(generics.RetrieveUpdateAPIView):
     def get_object(self):
         return self.request.user.patient
 
-    def perform_update(self, serializer):
-        method = serializer.validated_data.get("consent_method", "web")
-        patient = serializer.save()
-        for channel in getattr(serializer, "withdrawn", []):
-            consent.opt_out(patient=patient, channel=channel, method=method, now=timezone.now())
+    # Saved through backend.patients.services by the serializer, like every patient change.

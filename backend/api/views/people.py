@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -19,7 +17,6 @@ from backend.api.serializers.people import (
 from backend.api.views.base import ApiModelViewSet
 from backend.clinics.models import Clinic, Provider
 from backend.patients.models import Patient
-from backend.reminders import consent
 
 
 class ClinicViewSet(ApiModelViewSet):
@@ -90,10 +87,5 @@ class PatientViewSet(ApiModelViewSet):
             clinic = self.request.user.coordinator.clinic
         serializer.save(clinic=clinic)
 
-    @transaction.atomic
-    def perform_update(self, serializer):
-        method = serializer.validated_data.get("consent_method", "api")
-        patient = serializer.save()
-        # Withdrawn consent is an opt-out: pending reminders on that channel are cancelled.
-        for channel in getattr(serializer, "withdrawn", []):
-            consent.opt_out(patient=patient, channel=channel, method=method, now=timezone.now())
+    # Updates go through backend.patients.services (via the serializer): consent changes are
+    # stamped there, and withdrawn consent is an opt-out that cancels pending reminders.
