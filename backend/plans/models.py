@@ -34,6 +34,12 @@ class TreatmentPlan(models.Model):
         default=list, blank=True, help_text="What the planning engine changed or dropped, and why."
     )
     paused_at = models.DateTimeField(null=True, blank=True)
+    revision = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Rises with every change made through the plan services (items included); "
+        "read-side caches key on it.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

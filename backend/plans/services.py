@@ -142,6 +142,12 @@ def plan_create(
 
 
 def _locked_plan(plan_id: int) -> TreatmentPlan:
+    """Lock the plan row for this transaction and count the change in its revision.
+
+    The UPDATE takes the same row lock SELECT ... FOR UPDATE would, so concurrent changes of one
+    plan queue up here; the revision tells read-side caches that something changed.
+    """
+    TreatmentPlan.objects.filter(pk=plan_id).update(revision=F("revision") + 1)
     return (
         TreatmentPlan.objects.select_for_update()
         .select_related("patient", "clinic", "provider", "protocol")

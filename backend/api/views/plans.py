@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.core.cache import cache
+from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -27,6 +28,9 @@ from backend.plans import services
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
+ITEMS = Prefetch("items", queryset=PlanItem.objects.order_by("sequence"))
+PLAN_CACHE_SECONDS = 300
+
 
 class PlanViewSet(
     ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -43,17 +47,33 @@ class PlanViewSet(
     WITH_REMINDERS = {"create", "pause", "resume", "cancel", "fhir"}
 
     def get_queryset(self):
-        qs = (
-            TreatmentPlan.objects.select_related("patient", "provider__user", "protocol")
-            .defer("protocol__definition")
-            .prefetch_related(Prefetch("items", queryset=PlanItem.objects.order_by("sequence")))
+        qs = TreatmentPlan.objects.select_related("patient", "provider__user", "protocol").defer(
+            "protocol__definition"
         )
+        if self.action != "retrieve":  # retrieve loads items only on a cache miss
+            qs = qs.prefetch_related(ITEMS)
         if self.action in self.WITH_REMINDERS:
             qs = qs.prefetch_related(
                 Prefetch("reminders", queryset=Reminder.objects.order_by("send_at", "id"))
             )
         return scope(qs.order_by("-created_at", "-id"), self.request.user, clinic="clinic",
                      provider="provider")  # fmt: skip
+
+    def retrieve(self, request, *args, **kwargs):
+        """The plan with its items, from a per-process cache keyed on the plan's revision.
+
+        Every change made through the plan services raises the revision (and any other save
+        moves `updated_at`), so a cached body is never served for a plan that has changed since.
+        The cache is local memory: plan data never leaves the process for it.
+        """
+        plan = self.get_object()
+        key = f"api:plan:{plan.pk}:{plan.revision}:{plan.updated_at.timestamp()}"
+        data = cache.get(key)
+        if data is None:
+            prefetch_related_objects([plan], ITEMS)
+            data = self.get_serializer(plan).data
+            cache.set(key, data, PLAN_CACHE_SECONDS)
+        return Response(data)
 
     def get_serializer_class(self):
         return PlanDetailSerializer if self.action in self.WITH_REMINDERS else PlanSerializer

@@ -143,3 +143,32 @@ def test_protocols_are_versioned_and_checked_by_the_engine(coordinator_client, p
     )
     assert in_use.status_code == 400
     assert in_use.json()["errors"][0]["code"] == "protocol.in_use"
+
+
+@pytest.mark.django_db
+def test_plan_detail_is_cached_until_the_plan_changes(make_plan, django_assert_max_num_queries):
+    """A second read is served from the cache; any service change shows up at once."""
+    import datetime as dt
+
+    from rest_framework.test import APIClient
+
+    from backend.clinics.models import Coordinator
+    from backend.plans import services
+    from tests.backend.conftest import NOW
+
+    plan = make_plan()
+    user = type(plan.provider.user).objects.create_user("coord-cache")
+    Coordinator.objects.create(user=user, clinic=plan.clinic)
+    client = APIClient()
+    client.force_authenticate(user)
+    url = f"/api/v1/plans/{plan.pk}/"
+    first = client.get(url).json()
+    with django_assert_max_num_queries(2):  # the user's role and the plan row; no items
+        assert client.get(url).json() == first
+    third = plan.items.get(key="dosing-3")
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
+    moved = next(i for i in client.get(url).json()["items"] if i["key"] == "dosing-3")
+    assert moved["start"] != next(i for i in first["items"] if i["key"] == "dosing-3")["start"]
+    services.item_mark_completed(item=plan.items.get(key="dosing-1"))
+    done = next(i for i in client.get(url).json()["items"] if i["key"] == "dosing-1")
+    assert done["status"] == "completed"
