@@ -59,6 +59,13 @@ class PlanViewSet(
         return scope(qs.order_by("-created_at", "-id"), self.request.user, clinic="clinic",
                      provider="provider")  # fmt: skip
 
+    def filter_queryset(self, queryset):
+        # Query-string filters shape lists; a detail read is scoped by get_queryset alone, and
+        # building the filterset for it cost more than the rest of a cached read.
+        if self.action == "retrieve":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def retrieve(self, request, *args, **kwargs):
         """The plan with its items, from a per-process cache keyed on the plan's revision.
 
