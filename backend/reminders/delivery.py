@@ -66,8 +66,11 @@ def take_many(reminder_ids: list[int], *, now: dt.datetime) -> list[Reminder]:
         lease_token=token,
         attempts=F("attempts") + 1,
     )
-    taken = Reminder.objects.filter(lease_token=token).select_related(
-        "plan__patient", "plan__clinic", "plan__protocol", "item", "provider__user"
+    taken = (
+        Reminder.objects.filter(id__in=reminder_ids, lease_token=token)  # by primary key
+        .select_related("plan__patient", "plan__clinic", "plan__protocol", "item", "provider__user")
+        # Large JSON documents a send never reads: decoding them was a tenth of a send's CPU.
+        .defer("plan__protocol__definition", "plan__planning_notes", "plan__options")
     )
     order = {rid: n for n, rid in enumerate(reminder_ids)}
     return sorted(taken, key=lambda r: order[r.id])

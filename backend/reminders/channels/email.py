@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.filebased import EmailBackend as DjangoFileBackend
 from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME  # looked up once per process, not per message
 
 from backend.reminders.channels import DeliveryError, OutgoingEmail
 
@@ -35,7 +36,9 @@ def send_email(message: OutgoingEmail) -> str:
     """Send one email; return the provider's message id (anymail) or the Message-ID header."""
     headers = dict(message.headers)
     # Our own Message-ID, so the id we record is the one the recipient's server sees.
-    headers.setdefault("Message-ID", make_msgid(idstring=f"reminder-{message.reminder_id}"))
+    headers.setdefault(
+        "Message-ID", make_msgid(idstring=f"reminder-{message.reminder_id}", domain=DNS_NAME)
+    )
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.text,
