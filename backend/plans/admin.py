@@ -360,3 +360,25 @@ def _preview_rows(engine_plan, patient):
         for r in engine_plan.reminders
     ]
     return {"items": items, "reminders": reminders, "now": timezone.now()}
+
+
+@admin.register(PlanItem)
+class PlanItemAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+    """Read-only: items change through the plan page's actions (the services); this list is for
+    finding items across plans and reading each one's history."""
+
+    clinic_field = "plan__clinic"
+    provider_field = "plan__provider"
+    list_display = ["title", "plan", "kind", "start", "status"]
+    list_filter = ["kind", "status", ("start", admin.DateFieldListFilter)]
+    search_fields = ["title", "plan__patient__first_name", "plan__patient__last_name"]
+    list_select_related = ["plan__patient", "plan__protocol"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

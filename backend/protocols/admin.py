@@ -9,7 +9,7 @@ class ProtocolAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "version", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
-    actions = ["duplicate_as_new_version"]
+    actions = ["duplicate_as_new_version", "duplicate_as_new_protocol"]
 
     def get_readonly_fields(self, request, obj=None):
         # A version that plans were built from never changes; edit a new version instead.
@@ -33,3 +33,28 @@ class ProtocolAdmin(admin.ModelAdmin):
                 f"Created {protocol.name} v{latest + 1} (inactive until you review it).",
                 messages.SUCCESS,
             )
+
+    @admin.action(description="Duplicate as a new protocol")
+    def duplicate_as_new_protocol(self, request, queryset):
+        for protocol in queryset:
+            slug = _free_slug(f"{protocol.slug}-copy")
+            name = f"Copy of {protocol.name}"
+            Protocol.objects.create(
+                slug=slug,
+                version=1,
+                name=name,
+                definition={**protocol.definition, "slug": slug, "version": 1, "name": name},
+                is_active=False,
+            )
+            self.message_user(
+                request,
+                f"Created {slug} v1 from {protocol} (inactive until you review it).",
+                messages.SUCCESS,
+            )
+
+
+def _free_slug(base: str) -> str:
+    taken = set(Protocol.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
+from django.utils.formats import date_format
 
 from backend.plans.models import PlanItem
 from backend.reminders import links
@@ -35,10 +37,16 @@ TREATMENT_NAMES = {
 }
 
 
-def _when(value: dt.datetime, zone: str) -> tuple[str, str, str]:
+# How a date and a time read in each message language (Django date-format syntax).
+WHEN_FORMATS = {"en": ("D j M", "g:i A"), "es": (r"D j \d\e M", "G:i")}
+
+
+def _when(value: dt.datetime, zone: str, language: str = "en") -> tuple[str, str, str]:
+    """("Tue 3 Mar, 9:00 AM", "Tue 3 Mar", "9:00 AM") in the zone and language given."""
     local = value.astimezone(ZoneInfo(zone))
-    day = f"{local:%a} {local.day} {local:%b}"
-    time = local.strftime("%I:%M %p").lstrip("0")
+    day_format, time_format = WHEN_FORMATS.get(language, WHEN_FORMATS["en"])
+    with translation.override(language if language in WHEN_FORMATS else "en"):
+        day, time = date_format(local, day_format), date_format(local, time_format)
     return f"{day}, {time}", day, time
 
 
@@ -74,20 +82,24 @@ def _provider_items(reminder: Reminder) -> list[dict]:
 def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> dict:
     plan, clinic, patient = reminder.plan, reminder.plan.clinic, reminder.plan.patient
     item = reminder.item
-    zone = patient.time_zone if reminder.audience == Reminder.Audience.PATIENT else clinic.time_zone
+    to_patient = reminder.audience == Reminder.Audience.PATIENT
+    zone = patient.time_zone if to_patient else clinic.time_zone
+    language = patient.language if to_patient else "en"
+    treatment_name = TREATMENT_NAMES.get(plan.protocol.slug, "")
     context: dict[str, object] = {
         "clinic_name": clinic.sender_name or clinic.name,
         "clinic_phone": clinic.phone.as_national if clinic.phone else "",
         "clinic_email": clinic.sender_email,
-        "names_treatment": clinic.name_treatment_in_messages,
-        "treatment_name": TREATMENT_NAMES.get(plan.protocol.slug, "your treatment"),
+        # A protocol without a known plain name is never named, whatever the clinic allows.
+        "names_treatment": clinic.name_treatment_in_messages and bool(treatment_name),
+        "treatment_name": treatment_name,
         "patient_first_name": patient.first_name,
         "unsubscribe_url": links.unsubscribe_url(patient.pk),
         "schedule_url": links.patient_schedule_url(patient.pk),
         "repeat_index": reminder.repeat_index,
     }
     if item is not None:
-        when, day, time = _when(item.start, zone)
+        when, day, time = _when(item.start, zone, language)
         context.update(item_title=item.title, item_when=when, item_date=day, item_time=time)
         context["link_url"] = links.patient_item_url(patient.pk, item.pk)
     if reminder.audience == Reminder.Audience.PROVIDER:
@@ -96,7 +108,7 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         context["schedule_url"] = links.absolute(reverse("provider-dashboard"))
         context["items"] = _provider_items(reminder) if with_provider_items else []
         context["task_title"] = item.title if item else "Task"
-        context["due_date"] = _when(item.end if item else reminder.not_after, zone)[1]
+        context["due_date"] = _when(item.end if item else reminder.not_after, zone, language)[1]
         context["link_url"] = links.absolute(reverse("provider-dashboard"))
     return context
 

@@ -440,3 +440,28 @@ def test_plan_page_runs_a_bounded_number_of_queries_whatever_the_plan_size(
         assert page.text.count('class="field-send_at_local"') == plan.reminders.count()
         assert "cannot render" not in page.text
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db
+def test_protocols_duplicate_as_new_protocol_and_as_new_version(admin_client):
+    from backend.protocols.models import Protocol
+
+    source = Protocol.objects.get(slug="ketamine-assisted-psychotherapy", version=1)
+    url = "/admin/protocols/protocol/"
+    for action in ("duplicate_as_new_protocol", "duplicate_as_new_version"):
+        response = admin_client.post(url, {"action": action, "_selected_action": [source.pk]})
+        assert response.status_code == 302
+    copy = Protocol.objects.get(slug="ketamine-assisted-psychotherapy-copy")
+    assert copy.version == 1 and not copy.is_active and copy.name.startswith("Copy of")
+    copy.full_clean()  # the engine accepts the copy as it stands
+    assert Protocol.objects.filter(slug=source.slug, version=2, is_active=False).exists()
+
+
+@pytest.mark.django_db
+def test_item_history_is_visible_and_items_are_read_only(admin_client, plan):
+    item = plan.items.get(key="dosing-3")
+    history = admin_client.get(f"/admin/plans/planitem/{item.pk}/history/")
+    assert history.status_code == 200 and b"Dosing session 3" in history.content
+    admin_client.post(f"/admin/plans/planitem/{item.pk}/change/", {"title": "changed"})
+    item.refresh_from_db()
+    assert item.title == "Dosing session 3"
