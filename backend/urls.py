@@ -19,4 +19,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+    # Email provider receipts (bounces, deliveries), verified by anymail's webhook secret.
+    path("webhooks/anymail/", include("anymail.urls")),
 ]

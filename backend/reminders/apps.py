@@ -6,4 +6,7 @@ class RemindersConfig(AppConfig):
     label = "reminders"
 
     def ready(self) -> None:
-        from backend.reminders import worker_db  # noqa: F401 - connects its signal receivers
+        from backend.reminders import (  # noqa: F401 - these connect their signal receivers
+            receipts,
+            worker_db,
+        )

@@ -1,0 +1,76 @@
+"""Email receipts through anymail's real Postmark tracking webhook view."""
+
+import base64
+import json
+
+import pytest
+
+from backend.reminders.models import Reminder
+
+URL = "/webhooks/anymail/postmark/tracking/"
+
+
+@pytest.fixture()
+def sent_email(make_plan, settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret"}
+    plan = make_plan()
+    reminder = plan.reminders.filter(channel="email").first()
+    Reminder.objects.filter(pk=reminder.pk).update(status="sent", provider_message_id="pm-123")
+    return reminder
+
+
+def _post(client, payload, secret="hook:s3cret"):
+    auth = base64.b64encode(secret.encode()).decode()
+    return client.post(
+        URL,
+        data=json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Basic {auth}",
+    )
+
+
+@pytest.mark.django_db
+def test_a_hard_bounce_fails_the_reminder(client, sent_email):
+    response = _post(
+        client,
+        {
+            "RecordType": "Bounce",
+            "Type": "HardBounce",
+            "TypeCode": 1,
+            "MessageID": "pm-123",
+            "Email": "robin.hale@example.com",
+            "BouncedAt": "2026-03-02T15:00:00Z",
+            "ID": 42,
+        },
+    )
+    assert response.status_code == 200
+    sent_email.refresh_from_db()
+    assert sent_email.status == "failed" and sent_email.delivery_status == "bounced"
+    assert "postmark" in sent_email.last_error.lower()
+
+
+@pytest.mark.django_db
+def test_a_delivery_is_recorded(client, sent_email):
+    _post(
+        client,
+        {
+            "RecordType": "Delivery",
+            "MessageID": "pm-123",
+            "Recipient": "robin.hale@example.com",
+            "DeliveredAt": "2026-03-02T15:00:00Z",
+        },
+    )
+    sent_email.refresh_from_db()
+    assert sent_email.status == "sent" and sent_email.delivery_status == "delivered"
+
+
+@pytest.mark.django_db
+def test_a_webhook_without_the_secret_changes_nothing(client, sent_email):
+    response = _post(
+        client,
+        {"RecordType": "Bounce", "Type": "HardBounce", "MessageID": "pm-123"},
+        secret="hook:wrong",
+    )
+    assert response.status_code in (400, 401, 403)
+    sent_email.refresh_from_db()
+    assert sent_email.status == "sent"
