@@ -142,6 +142,10 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection around every task unless this is set;
+# reopening one per task cost more than sending a reminder. Workers instead check their
+# connections before each task the way Django does per request (backend/reminders/worker_db.py).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
 # Leases of the reminder outbox (backend/reminders/dispatch.py and delivery.py). The send lease
 # must exceed the Celery task time limit (60 s); only fault tests shorten them.

@@ -5,6 +5,8 @@ default a throwaway database is created on 127.0.0.1:5432 and dropped afterwards
 defaults to redis://127.0.0.1:6379/9.)
 
 Prints, last:
+  dispatch_batched_vs_one_task_per_reminder: the same end-to-end rate against one send task
+                          per reminder (what batching buys).
   dispatch_vs_raw_celery: end-to-end reminders/s (claim -> broker -> render -> in-memory backend ->
                           recorded as sent) divided by raw Celery no-op tasks/s, same broker,
                           same two worker processes, same run.
@@ -61,7 +63,7 @@ from backend.clinics.models import Clinic, Provider  # noqa: E402
 from backend.patients.models import Patient  # noqa: E402
 from backend.plans import services  # noqa: E402
 from backend.protocols.models import Protocol  # noqa: E402
-from backend.reminders import dispatch  # noqa: E402
+from backend.reminders import dispatch, tasks  # noqa: E402
 from backend.reminders.models import Reminder  # noqa: E402
 from backend.reminders.tasks import dispatch_due  # noqa: E402
 from bench.tasks import noop  # noqa: E402
@@ -271,8 +273,13 @@ def main() -> None:
         dispatch_rate(plan, item, 200, "warm")
         raw = raw_celery_rate(N_THROUGHPUT)
         ours = dispatch_rate(plan, item, N_THROUGHPUT, "tp")
+        # The same work with one task per reminder: what batching buys.
+        tasks.SEND_CHUNK, chunk = 1, tasks.SEND_CHUNK
+        unbatched = dispatch_rate(plan, item, N_THROUGHPUT // 2, "one")
+        tasks.SEND_CHUNK = chunk
         print(f"raw_celery_noop_per_s: {raw:.0f}")
         print(f"dispatch_end_to_end_per_s: {ours:.0f}")
+        print(f"dispatch_one_task_per_reminder_per_s: {unbatched:.0f}")
 
         # Small, large, small again: the baseline brackets the measurement, so drift of the
         # machine during the run does not pass for a cost of the table's size.
@@ -286,6 +293,7 @@ def main() -> None:
         print(f"tick_ms_1e6_future: {large * 1000:.2f}")
 
         p99 = lateness_p99(plan, item, N_LATENESS)
+        print(f"dispatch_batched_vs_one_task_per_reminder: {ours / unbatched:.2f}")
         print(f"dispatch_vs_raw_celery: {ours / raw:.2f}")
         print(f"tick_cost_ratio_1e6_vs_1e3: {large / small:.2f}")
         print(f"p99_lateness_s: {p99:.1f}")

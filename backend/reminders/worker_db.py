@@ -1,4 +1,10 @@
-"""Celery worker processes write to PostgreSQL with `synchronous_commit = off`.
+"""Database connections of Celery worker processes.
+
+Connections are kept across tasks (CELERY_DB_REUSE_MAX) and checked before each task as Django
+checks them before each request: an unusable or too old one (CONN_MAX_AGE) is closed and
+reopened on first use, so a database restart costs one failed check, not failed reminders.
+
+Worker processes also write to PostgreSQL with `synchronous_commit = off`.
 
 Every write a worker makes can be redone safely: a claim that is forgotten leaves the row
 `scheduled` (claimed again), a forgotten send record leaves it `queued` (sent again when its
@@ -11,7 +17,8 @@ commits. Waiting for the flush was most of the cost of a send (bench/dispatch.py
 
 from __future__ import annotations
 
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_process_init
+from django.db import close_old_connections
 from django.db.backends.signals import connection_created
 
 _in_worker_process = False
@@ -28,3 +35,8 @@ def _async_commit_in_workers(sender, connection, **kwargs) -> None:
     if _in_worker_process and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO OFF")
+
+
+@task_prerun.connect
+def _check_connections_before_each_task(**kwargs) -> None:
+    close_old_connections()
