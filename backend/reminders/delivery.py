@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -24,6 +26,7 @@ from backend.reminders import eligibility, messages
 from backend.reminders.channels import DeliveryError
 from backend.reminders.channels.email import send_email
 from backend.reminders.channels.sms import get_sms_backend
+from backend.reminders.content import ContentError
 from backend.reminders.models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,12 @@ def send_lease() -> dt.timedelta:
     return dt.timedelta(seconds=settings.REMINDER_SEND_LEASE_S)
 
 
-MAX_ATTEMPTS = 6
+# Transient failures retry until the reminder's `not_after` (then it expires); the attempt cap is
+# only a safety valve against a row that fails forever inside its window.
+MAX_ATTEMPTS = 25
 BACKOFF_BASE_S = 15
+BACKOFF_CAP_S = 30 * 60
+BATCH_BUDGET_S = 35  # of the 50 s soft time limit of a send task
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,8 @@ class Outcome:
 
 
 def backoff_seconds(attempt: int) -> int:
-    """Exponential backoff with full jitter: 15 s, 30 s, 60 s, ... capped at 6 h."""
-    ceiling = min(BACKOFF_BASE_S * 2 ** max(attempt - 1, 0), 6 * 3600)
+    """Exponential backoff with jitter: about 15 s, 30 s, 60 s, ... capped at 30 min."""
+    ceiling = min(BACKOFF_BASE_S * 2 ** max(attempt - 1, 0), BACKOFF_CAP_S)
     return max(1, int(random.uniform(ceiling / 2, ceiling)))
 
 
@@ -118,12 +125,57 @@ def _send(reminder: Reminder, *, now: dt.datetime) -> tuple[str, str]:
 
 
 def deliver_many(reminder_ids: list[int], *, now: dt.datetime | None = None) -> dict[int, Outcome]:
-    """Send a batch, one row after the other, each recorded before the next is sent."""
-    now = now or timezone.now()
+    """Send a batch, one row after the other, each recorded before the next is sent.
+
+    One row's failure never holds up the others: any error while sending it is recorded on that
+    row (permanent when the message cannot even be built). A batch stops taking rows after
+    BATCH_BUDGET_S, well inside the task's time limit, and gives the rows it did not reach back
+    to `scheduled`, so they go with the next tick instead of waiting out a lease.
+    """
+    fixed_now = now
     outcomes = {rid: Outcome("not_taken") for rid in reminder_ids}
-    for reminder in take_many(reminder_ids, now=now):
-        outcomes[reminder.id] = _deliver_taken(reminder, now=now)
+    taken = take_many(reminder_ids, now=now or timezone.now())
+    started = time.monotonic()
+    for position, reminder in enumerate(taken):
+        if time.monotonic() - started > BATCH_BUDGET_S:
+            _release(taken[position:])
+            break
+        try:
+            outcomes[reminder.id] = _deliver_guarded(reminder, now=fixed_now or timezone.now())
+        except SoftTimeLimitExceeded:
+            # Out of time mid-send: this row's outcome is unknown and it stays fenced until its
+            # lease ends (the one duplicate window); the rest were never tried.
+            _release(taken[position + 1 :])
+            raise
     return outcomes
+
+
+def _release(rows: list[Reminder]) -> None:
+    """Untried rows of a batch go back to `scheduled`, as if never taken."""
+    for reminder in rows:
+        Reminder.objects.filter(id=reminder.id, lease_token=reminder.lease_token).update(
+            status=Reminder.Status.SCHEDULED,
+            sending_until=None,
+            lease_expires_at=None,
+            lease_token="",
+            attempts=F("attempts") - 1,
+        )
+
+
+def _deliver_guarded(reminder: Reminder, *, now: dt.datetime) -> Outcome:
+    try:
+        return _deliver_taken(reminder, now=now)
+    except SoftTimeLimitExceeded:
+        raise
+    except (ContentError, ValueError) as exc:
+        # The message cannot be built from this row (a template, a sender address): retrying
+        # the same row cannot help, so it fails now, with the reason, for staff to fix.
+        log.warning("reminder %s cannot be built: %s", reminder.id, exc)
+        error = DeliveryError(f"cannot build the message: {exc}", permanent=True)
+        return _failed(reminder, reminder.channel, error, now=now)
+    except Exception as exc:
+        log.exception("reminder %s: unexpected error while sending", reminder.id)
+        return _failed(reminder, reminder.channel, DeliveryError(f"unexpected: {exc!r}"), now=now)
 
 
 def deliver(reminder_id: int, *, now: dt.datetime | None = None) -> Outcome:

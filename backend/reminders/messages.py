@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from email.utils import formataddr
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -169,8 +170,9 @@ def build_email(
         )
         method = "CANCEL" if item.status == PlanItem.Status.CANCELLED else "REQUEST"
         attachments = (("session.ics", ics, f"text/calendar; method={method}"),)
+    # formataddr quotes a display name with commas or quotes ("Smith, Jones & Co").
     from_email = (
-        f"{clinic.sender_name or clinic.name} <{clinic.sender_email}>"
+        formataddr((clinic.sender_name or clinic.name, clinic.sender_email))
         if clinic.sender_email
         else ""
     )

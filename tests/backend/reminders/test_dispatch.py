@@ -208,3 +208,41 @@ def test_beat_runs_the_dispatcher_every_30_s_following_for_25():
 
     task = PeriodicTask.objects.get(task="reminders.dispatch_due")
     assert task.interval.every == 30 and json.loads(task.kwargs) == {"follow_seconds": 25}
+
+
+@pytest.mark.django_db
+def test_one_broken_row_does_not_hold_up_its_batch(make_plan, clinic, sms_outbox, mailoutbox):
+    """A row whose message cannot be built fails with its reason; the others still go."""
+    plan = make_plan()
+    ids = _due_soon(plan, 4, NOW)
+    dispatch.claim_due(now=NOW)
+    clinic.sender_name = "Smith, Jones & Co"  # needs quoting in a From header
+    clinic.save()
+    broken = Reminder.objects.get(id=ids[0])
+    broken.message_kind = "no_such_kind"
+    broken.save()
+    outcomes = delivery.deliver_many(ids, now=NOW)
+    assert outcomes[ids[0]].status == "failed"
+    assert "cannot build the message" in Reminder.objects.get(id=ids[0]).last_error
+    assert {outcomes[i].status for i in ids[1:]} <= {"sent", "skipped", "retry_later"}
+    assert any(outcomes[i].status == "sent" for i in ids[1:])
+    assert any('"Smith, Jones & Co"' in m.from_email for m in mailoutbox)
+
+
+@pytest.mark.django_db
+def test_rows_a_batch_did_not_reach_go_back_to_scheduled(make_plan, monkeypatch):
+    plan = make_plan()
+    ids = _due_soon(plan, 3, NOW)
+    dispatch.claim_due(now=NOW)
+    monkeypatch.setattr(delivery, "BATCH_BUDGET_S", -1)  # out of time before the first row
+    outcomes = delivery.deliver_many(ids, now=NOW)
+    assert {o.status for o in outcomes.values()} == {"not_taken"}
+    rows = Reminder.objects.filter(id__in=ids)
+    assert set(rows.values_list("status", flat=True)) == {"scheduled"}
+    assert set(rows.values_list("attempts", flat=True)) == {0}
+    assert set(rows.values_list("sending_until", flat=True)) == {None}
+
+
+def test_transient_failures_keep_retrying_with_a_capped_backoff():
+    assert delivery.backoff_seconds(30) <= delivery.BACKOFF_CAP_S
+    assert delivery.MAX_ATTEMPTS >= 20
