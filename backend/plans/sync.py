@@ -154,11 +154,15 @@ def _sync_reminders(
     reason: str,
     result: SyncResult,
 ) -> None:
-    rows = {r.key: r for r in plan.reminders.exclude(rule=STAFF_RULE)}
+    # Locked, so a worker cannot take a row between this read and the write below: it either
+    # took it before (and `sending_until` says so) or finds it changed after.
+    rows = {}
+    for r in plan.reminders.exclude(rule=STAFF_RULE).order_by("id").select_for_update():
+        rows[base_key(r.key)] = r  # the latest row of each engine key
     new, changed = [], []
     for planned in engine_plan.reminders:
         item = items.get(planned.item_key) if planned.item_key else None
-        row = rows.get(planned.key)
+        row = rows.get(base_key(planned.key))
         values = _reminder_values(planned)
         if row is None:
             recipient = (
@@ -167,6 +171,12 @@ def _sync_reminders(
                 else {"provider": (item.provider if item and item.provider_id else plan.provider)}
             )
             new.append(Reminder(plan=plan, item=item, key=planned.key, **values, **recipient))
+            continue
+        if row.status not in Reminder.PENDING and _rearm(row, planned, now):
+            # Its session moved after it went out: the patient needs it again for the new date.
+            key = f"{base_key(planned.key)}@{row.pk}"
+            new.append(_copy_for(row, key=key, values=values, item=item))
+            result.reminders_moved.append(Moved(planned.key, row.send_at, planned.send_at))
             continue
         if row.status not in Reminder.PENDING or (row.sending_until and row.sending_until > now):
             continue
@@ -181,8 +191,8 @@ def _sync_reminders(
                 "",
             )
             changed.append(row)
-    planned_keys = {r.key for r in engine_plan.reminders}
-    for key, row in rows.items():
+    planned_keys = {base_key(r.key) for r in engine_plan.reminders}
+    for key, row in rows.items():  # keys here are engine keys (base_key)
         if key not in planned_keys and row.status in Reminder.PENDING:
             if row.sending_until and row.sending_until > now:
                 continue
@@ -199,6 +209,30 @@ def _sync_reminders(
             changed, Reminder, [*REMINDER_FIELDS, "status", "status_reason", "lease_expires_at"]
         )
     result.reminders_created = len(new)
+
+
+def base_key(key: str) -> str:
+    """The engine key of a row: re-armed copies are "<engine key>@<id of the row they follow>"."""
+    return key.split("@", 1)[0]
+
+
+def _rearm(row: Reminder, planned: scheduler.PlannedReminder, now: dt.datetime) -> bool:
+    return (
+        row.status != Reminder.Status.CANCELLED
+        and planned.send_at != row.send_at
+        and planned.send_at > now
+    )
+
+
+def _copy_for(row: Reminder, *, key: str, values: dict, item) -> Reminder:
+    return Reminder(
+        plan_id=row.plan_id,
+        item=item,
+        key=key,
+        patient_id=row.patient_id,
+        provider_id=row.provider_id,
+        **values,
+    )
 
 
 def apply_engine_plan(

@@ -226,3 +226,20 @@ def test_moving_or_cancelling_a_session_sends_its_calendar_update(make_plan, mai
     cancel_mail = next(m for m in mailoutbox if "cancelled" in m.subject)
     assert any("method=CANCEL" in mimetype for _, _, mimetype in cancel_mail.attachments)
     assert plan.reminders.get(key__startswith="dosing-4:session_cancelled").status == "sent"
+
+
+@pytest.mark.django_db
+def test_a_session_moved_after_its_preparation_went_out_gets_it_again(make_plan):
+    plan = make_plan()
+    third = _dosing(plan, 3)
+    prep = third.reminders.get(rule="prep_48h", channel="email")
+    Reminder.objects.filter(pk=prep.pk).update(status="sent")
+    new_start = third.start + dt.timedelta(days=2)
+    services.item_reschedule(item=third, new_start=new_start, now=NOW)
+    again = plan.reminders.get(key=f"{prep.key}@{prep.pk}")
+    assert again.status == "scheduled" and again.send_at > prep.send_at
+    assert Reminder.objects.get(pk=prep.pk).status == "sent"  # history stays as it was
+    # A further re-plan keeps the copy as the reminder of record: no duplicate, no error.
+    services.item_reschedule(item=third, new_start=new_start + dt.timedelta(hours=1), now=NOW)
+    copies = plan.reminders.filter(key__startswith=f"{prep.key}@")
+    assert copies.count() == 1 and copies.get().status == "scheduled"
