@@ -1,6 +1,8 @@
 # Production image: one image, three roles (web, worker, beat) chosen by the compose command.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# The image fails closed: without DEBUG=true it refuses development secrets (backend/core/checks.py).
+ENV DEBUG=false
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 COPY requirements.lock .

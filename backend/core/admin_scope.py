@@ -27,7 +27,9 @@ class ClinicScopedAdminMixin:
         if hasattr(user, "coordinator"):
             return qs.filter(**{self.clinic_field: user.coordinator.clinic_id})
         if hasattr(user, "provider") and self.provider_field:
-            return qs.filter(**{self.provider_field: user.provider.pk})
+            # A subquery, not a join: a patient with two plans of one provider is one row.
+            mine = qs.model.objects.filter(**{self.provider_field: user.provider.pk})
+            return qs.filter(pk__in=mine.values("pk"))
         if hasattr(user, "provider"):
             return qs.filter(**{self.clinic_field: user.provider.clinic_id})
         return qs.none()

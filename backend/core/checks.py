@@ -16,9 +16,15 @@ def guard_production_settings(
     if debug:
         return
     problems = []
-    if not secret_key or secret_key == dev_secret_key:
+    if (
+        not secret_key
+        or secret_key == dev_secret_key
+        or secret_key.startswith("change-me")
+        or len(secret_key) < 40
+    ):
         problems.append(
-            "SECRET_KEY is the development default: set SECRET_KEY to a long random value "
+            "SECRET_KEY is the development default, a placeholder or shorter than 40 characters: "
+            "set SECRET_KEY to a long random value "
             '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
         )
     if not allowed_hosts:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from backend.celery import app as celery_app
+
+log = logging.getLogger(__name__)
 
 
 def _check_database() -> str | None:
@@ -16,7 +20,8 @@ def _check_database() -> str | None:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # any driver error means "not answering"
-        return f"database: {exc.__class__.__name__}: {exc}"
+        log.warning("health: database check failed: %s", exc)
+        return f"database: {exc.__class__.__name__}"
     return None
 
 
@@ -27,7 +32,8 @@ def _check_broker() -> str | None:
             # ensure_connection only opens the socket lazily on some transports; ask Redis.
             conn.default_channel.client.ping()
     except Exception as exc:
-        return f"broker: {exc.__class__.__name__}: {exc}"
+        log.warning("health: broker check failed: %s", exc)
+        return f"broker: {exc.__class__.__name__}"
     return None
 
 

@@ -199,6 +199,8 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         clinic_id = None if request.user.is_superuser else clinic_of(request.user)
+        if clinic_id is None and not request.user.is_superuser:
+            raise PermissionDenied("Only a clinic's coordinators can build its plans.")
         form = NewPlanForm(request.POST or None, clinic_id=clinic_id)
         preview, error = None, None
         if request.method == "POST" and form.is_valid():

@@ -13,7 +13,7 @@ from django.utils import timezone
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
 from backend.plans import selectors, services
-from backend.plans.models import PlanItem
+from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.links import PATIENT_LINK_MAX_AGE, read_token
 
 
@@ -36,11 +36,17 @@ def patient_schedule(request: HttpRequest, token: str) -> HttpResponse:
 def patient_item(request: HttpRequest, token: str, item_id: int) -> HttpResponse:
     """A check-in or assessment: the patient answers, which completes the item."""
     patient = _patient_from_token(token)
-    item = get_object_or_404(PlanItem, pk=item_id, plan__patient=patient)
+    item = get_object_or_404(
+        PlanItem.objects.exclude(kind=PlanItem.Kind.TASK),  # provider tasks are not the patient's
+        pk=item_id,
+        plan__patient=patient,
+    )
     error = ""
     if request.method == "POST":
         if item.kind not in (PlanItem.Kind.CHECK_IN, PlanItem.Kind.ASSESSMENT):
             raise PermissionDenied
+        if item.plan.status != TreatmentPlan.Status.ACTIVE:
+            raise PermissionDenied("This plan is not active; please contact your clinic.")
         try:
             services.item_mark_completed(
                 item=item, outcome_notes=request.POST.get("answer", "")[:2000]

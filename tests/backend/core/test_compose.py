@@ -9,7 +9,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-APP_SERVICES = {"web", "worker", "beat"}
+APP_SERVICES = {"web", "worker", "dispatcher", "beat"}
 
 
 def _docker_compose_config() -> dict | None:
@@ -56,7 +56,7 @@ def test_services_images_and_builds(compose):
     assert (ROOT / "Dockerfile").exists()
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", "web", "worker", "beat"])
+@pytest.mark.parametrize("name", ["postgres", "redis", "web", "worker", "dispatcher", "beat"])
 def test_every_long_running_service_has_healthcheck_and_restart(compose, name):
     service = compose["services"][name]
     assert service["restart"] in {"always", "unless-stopped"}
@@ -76,3 +76,6 @@ def test_app_services_take_configuration_from_the_env_file(compose):
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "gunicorn" in compose["services"]["web"]["command"]
     assert "DatabaseScheduler" in " ".join(compose["services"]["beat"]["command"])
+    # Claiming and sending never share a process.
+    assert "dispatch" in compose["services"]["dispatcher"]["command"]
+    assert "send" in compose["services"]["worker"]["command"]

@@ -62,3 +62,22 @@ def test_invalid_values_are_refused_naming_the_field(patient):
                                 consent_method="api")  # fmt: skip
     assert "time_zone" in err.value.message_dict
     assert Reminder.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_patient_links_show_no_provider_tasks_and_take_no_answers_on_paused_plans(
+    client, make_plan
+):
+    from backend.plans import services
+
+    plan = make_plan()
+    token_path = "/" + patient_schedule_url(plan.patient_id).split("/", 3)[3]
+    task = plan.items.filter(kind="task").first()
+    assert task is not None
+    assert client.get(f"{token_path}items/{task.pk}/").status_code == 404
+    check_in = plan.items.filter(kind="check_in").first()
+    services.plan_pause(plan=plan)
+    response = client.post(f"{token_path}items/{check_in.pk}/", {"answer": "fine"})
+    assert response.status_code == 403
+    check_in.refresh_from_db()
+    assert check_in.status == "scheduled"

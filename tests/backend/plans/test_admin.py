@@ -465,3 +465,23 @@ def test_item_history_is_visible_and_items_are_read_only(admin_client, plan):
     admin_client.post(f"/admin/plans/planitem/{item.pk}/change/", {"title": "changed"})
     item.refresh_from_db()
     assert item.title == "Dosing session 3"
+
+
+@pytest.mark.django_db
+def test_provider_sees_a_patient_with_two_plans_once(client, home, plan):
+    make_plan(patient=home.patient, provider=home.provider, protocol_slug="esketamine-nasal-spray")
+    client.force_login(home.provider.user)
+    page = client.get(f"/admin/patients/patient/{home.patient.pk}/change/")
+    assert page.status_code == 200
+    listing = client.get("/admin/patients/patient/")
+    assert listing.content.count(b"Okafor") == 1
+
+
+@pytest.mark.django_db
+def test_staff_without_a_clinic_cannot_build_plans(client, home):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("floating", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="add_treatmentplan"))
+    client.force_login(user)
+    assert client.get(new_url()).status_code == 403
