@@ -191,6 +191,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "backend.api.errors.exception_handler",
     # Writes are limited per user (scope "writes"), token requests per client address ("login").
     "DEFAULT_THROTTLE_CLASSES": ["backend.api.throttles.WriteRateThrottle"],
+    # Client addresses come from REMOTE_ADDR unless this many trusted proxies sit in front;
+    # never from a client-supplied X-Forwarded-For.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "writes": env.str("API_WRITE_RATE", default="120/min"),
         "login": env.str("API_LOGIN_RATE", default="10/min"),
@@ -232,4 +235,17 @@ if not DEBUG:
 
 # Local memory per process: the API's plan-detail cache (keyed on plan revision) lives here, so
 # cached patient data never leaves the process.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rate-limit counters: shared by every web process when THROTTLE_CACHE_URL points at Redis
+    # (production: a Redis database of its own), per process otherwise.
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("THROTTLE_CACHE_URL"),
+            "KEY_PREFIX": "throttle",
+        }
+        if env.str("THROTTLE_CACHE_URL", default="")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}

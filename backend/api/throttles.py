@@ -7,6 +7,7 @@ tests and deployments take effect.
 
 from __future__ import annotations
 
+from django.core.cache import caches
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
@@ -15,6 +16,11 @@ from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 class _FreshRates:
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    @property
+    def cache(self):
+        """The `throttle` cache: shared across web processes when it is Redis (see settings)."""
+        return caches["throttle"]
 
 
 class LoginRateThrottle(_FreshRates, AnonRateThrottle):

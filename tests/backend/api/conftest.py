@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from backend.clinics.models import Coordinator
@@ -21,10 +21,12 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _clock_and_throttles():
-    cache.clear()  # throttle counters live in the cache
+    for alias in ("default", "throttle"):  # throttle counters and the plan cache
+        caches[alias].clear()
     with time_machine.travel(NOW, tick=True):
         yield
-    cache.clear()
+    for alias in ("default", "throttle"):
+        caches[alias].clear()
 
 
 @pytest.fixture()

@@ -141,6 +141,23 @@ def test_login_attempts_are_rate_limited(client_as, settings):
     assert codes == [400, 400, 400, 429]
 
 
+def test_a_forged_forwarded_for_header_does_not_escape_the_login_limit(client_as, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": "3/min", "writes": "100/min"},
+    }
+    anonymous = client_as("anonymous")
+    codes = [
+        anonymous.post(
+            "/api/v1/auth/token/",
+            {"username": "x", "password": "y"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes == [400, 400, 400, 429]
+
+
 def test_writes_are_throttled_per_user(coordinator_client, plan, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
