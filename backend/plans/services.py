@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 import scheduler
 from backend.clinics.models import Provider
+from backend.core.history import update_with_history
 from backend.patients.models import Patient
 from backend.plans import engine
 from backend.plans.calendar_notices import STAFF_RULE, add_calendar_notices
@@ -253,9 +255,12 @@ def item_reschedule(
 
 def _withdraw_dependent_reminders(item: PlanItem, reason: str) -> int:
     """A session that did not happen takes its day-after and follow-up messages with it."""
-    return Reminder.objects.filter(
-        item=item, requires_attended=True, status__in=Reminder.PENDING
-    ).update(status=Reminder.Status.CANCELLED, status_reason=reason, lease_expires_at=None)
+    return update_with_history(
+        Reminder.objects.filter(item=item, requires_attended=True, status__in=Reminder.PENDING),
+        status=Reminder.Status.CANCELLED,
+        status_reason=reason[:200],
+        lease_expires_at=None,
+    )
 
 
 def _set_item_status(
@@ -280,9 +285,14 @@ def item_mark_completed(*, item: PlanItem, outcome_notes: str = "") -> PlanItem:
     _, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes)
     if item.kind in (PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN):
         # Answered: the remaining repeats of its prompt stop.
-        Reminder.objects.filter(
-            item=item, status__in=Reminder.PENDING, audience=Reminder.Audience.PATIENT
-        ).update(status=Reminder.Status.CANCELLED, status_reason="answered", lease_expires_at=None)
+        update_with_history(
+            Reminder.objects.filter(
+                item=item, status__in=Reminder.PENDING, audience=Reminder.Audience.PATIENT
+            ),
+            status=Reminder.Status.CANCELLED,
+            status_reason="answered",
+            lease_expires_at=None,
+        )
     return item
 
 
@@ -305,9 +315,10 @@ def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = N
     _, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
     item.calendar_sequence += 1
     item.save(update_fields=["calendar_sequence"])
-    Reminder.objects.filter(item=item, status__in=Reminder.PENDING).update(
+    update_with_history(
+        Reminder.objects.filter(item=item, status__in=Reminder.PENDING),
         status=Reminder.Status.CANCELLED,
-        status_reason=f"{item.title} cancelled",
+        status_reason=f"{item.title} cancelled"[:200],
         lease_expires_at=None,
     )
     add_calendar_notices(item.plan, [item], message_kind="session_cancelled", now=_now(now))
@@ -315,10 +326,13 @@ def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = N
 
 
 def _cancel_pending(plan: TreatmentPlan, reason: str, now: dt.datetime) -> int:
-    return (
-        Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING)
-        .exclude(sending_until__gt=now)
-        .update(status=Reminder.Status.CANCELLED, status_reason=reason, lease_expires_at=None)
+    return update_with_history(
+        Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING).exclude(
+            sending_until__gt=now
+        ),
+        status=Reminder.Status.CANCELLED,
+        status_reason=reason[:200],
+        lease_expires_at=None,
     )
 
 
@@ -369,10 +383,13 @@ def plan_cancel(
     if reason:
         plan.notes = f"{plan.notes}\nCancelled: {reason}".strip()
     plan.save(update_fields=["status", "notes", "updated_at"])
-    items = plan.items.filter(status=PlanItem.Status.SCHEDULED)
-    cancelled_ids = list(items.values_list("id", flat=True))
-    cancelled_titles = list(items.values_list("title", flat=True))
-    items.update(status=PlanItem.Status.CANCELLED, calendar_sequence=F("calendar_sequence") + 1)
+    items = list(plan.items.filter(status=PlanItem.Status.SCHEDULED))
+    for item in items:
+        item.status = PlanItem.Status.CANCELLED
+        item.calendar_sequence += 1  # calendars drop the session (METHOD:CANCEL, higher SEQUENCE)
+    bulk_update_with_history(items, PlanItem, ["status", "calendar_sequence"])
+    cancelled_ids = [item.id for item in items]
+    cancelled_titles = [item.title for item in items]
     sync = SyncResult(
         items_cancelled=cancelled_titles,
         reminders_cancelled=_cancel_pending(plan, "plan cancelled", now),

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db import transaction
 
+from backend.core.history import update_with_history
 from backend.patients.models import ConsentMethod, Patient
 from backend.reminders.models import Reminder
 
@@ -21,10 +22,12 @@ def opt_out(*, patient: Patient, channel: str, method: str, now: dt.datetime) ->
         patient.email_opted_out_at = patient.email_opted_out_at or now
         patient.email_consent_method = method
     patient.save()
-    return (
-        Reminder.objects.filter(patient=patient, channel=channel, status__in=Reminder.PENDING)
-        .exclude(sending_until__gt=now)
-        .update(status=Reminder.Status.CANCELLED, status_reason=f"patient opted out of {channel}")
+    return update_with_history(
+        Reminder.objects.filter(
+            patient=patient, channel=channel, status__in=Reminder.PENDING
+        ).exclude(sending_until__gt=now),
+        status=Reminder.Status.CANCELLED,
+        status_reason=f"patient opted out of {channel}",
     )
 
 

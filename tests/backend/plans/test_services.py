@@ -243,3 +243,16 @@ def test_a_session_moved_after_its_preparation_went_out_gets_it_again(make_plan)
     services.item_reschedule(item=third, new_start=new_start + dt.timedelta(hours=1), now=NOW)
     copies = plan.reminders.filter(key__startswith=f"{prep.key}@")
     assert copies.count() == 1 and copies.get().status == "scheduled"
+
+
+@pytest.mark.django_db
+def test_cancelling_a_plan_leaves_a_history_of_every_row_it_changed(make_plan):
+    plan = make_plan()
+    first = _dosing(plan, 1)
+    reminder = plan.reminders.filter(status="scheduled").first()
+    items_before, reminder_before = first.history.count(), reminder.history.count()
+    services.plan_cancel(plan=plan, now=NOW)
+    assert first.history.count() == items_before + 1
+    assert first.history.first().status == "cancelled"
+    assert reminder.history.count() == reminder_before + 1
+    assert reminder.history.first().status == "cancelled"
