@@ -29,15 +29,25 @@ STAFF_RULE = "staff change"
 def add_calendar_notices(
     plan: TreatmentPlan, items: Iterable[PlanItem], *, message_kind: str, now: dt.datetime
 ) -> int:
-    """One notice per future session in `items`; returns how many rows were added."""
+    """One notice per future session in `items`; returns how many rows were added.
+
+    By email, which carries the calendar update; by SMS for a patient who cannot be emailed, so
+    nobody misses that a session moved.
+    """
+    patient = plan.patient
+    channel = (
+        Reminder.Channel.SMS
+        if not patient.may_email and patient.may_sms
+        else Reminder.Channel.EMAIL
+    )
     rows = [
         Reminder(
             plan=plan,
             item=item,
             patient_id=plan.patient_id,
-            key=f"{item.key}:{message_kind}:{item.calendar_sequence}:email",
+            key=f"{item.key}:{message_kind}:{item.calendar_sequence}:{channel}",
             audience=Reminder.Audience.PATIENT,
-            channel=Reminder.Channel.EMAIL,
+            channel=channel,
             message_kind=message_kind,
             send_at=now,
             not_after=max(item.start, now + dt.timedelta(hours=1)),

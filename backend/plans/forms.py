@@ -10,6 +10,7 @@ from django import forms
 from backend.clinics.models import Provider
 from backend.patients.models import Patient
 from backend.protocols.models import Protocol
+from scheduler.timeutil import LocalTimeKind, resolve_local
 
 
 class NewPlanForm(forms.Form):
@@ -55,10 +56,22 @@ class RescheduleForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_new_start(self) -> dt.datetime:
+        """The typed clinic wall-clock time as an instant; a time that does not exist or that
+        happens twice on a DST night is refused rather than silently shifted."""
         value = self.cleaned_data["new_start"]
-        # The coordinator types clinic wall-clock time; interpret it in the clinic's zone.
-        naive = value.replace(tzinfo=None)
-        return naive.replace(tzinfo=ZoneInfo(self.time_zone))
+        wall = value.replace(tzinfo=None)
+        instant, kind = resolve_local(wall.date(), wall.time(), ZoneInfo(self.time_zone))
+        if kind is LocalTimeKind.GAP:
+            raise forms.ValidationError(
+                f"{wall:%H:%M} does not exist on {wall:%d %b %Y} in {self.time_zone} (the clocks "
+                "go forward that night); choose another time."
+            )
+        if kind is LocalTimeKind.AMBIGUOUS:
+            raise forms.ValidationError(
+                f"{wall:%H:%M} happens twice on {wall:%d %b %Y} in {self.time_zone} (the clocks "
+                "go back that night); choose another time."
+            )
+        return instant
 
 
 class MissedForm(forms.Form):

@@ -48,6 +48,10 @@ def planning_error_to_validation_error(exc: scheduler.PlanningError) -> Validati
     return ValidationError({field: message} if field else message, code=exc.rule)
 
 
+# Nothing is planned further ahead than this; it also keeps dates far from datetime's limits.
+PLANNING_HORIZON = dt.timedelta(days=2 * 366)
+
+
 @dataclass(frozen=True)
 class PlanChangeResult:
     plan: TreatmentPlan
@@ -92,6 +96,14 @@ def plan_preview(
 ) -> scheduler.Plan:
     """The plan `plan_create` would save, without saving anything."""
     _check_people(patient=patient, provider=provider, protocol=protocol)
+    if start_date > _now(now).date() + PLANNING_HORIZON:
+        raise ValidationError(
+            {
+                "start_date": "A course can start at most two years ahead "
+                "(rule: start_date.too_far)."
+            },
+            code="start_date.too_far",
+        )
     calendar, prefs, opts = _engine_inputs(patient, patient.clinic, options)
     try:
         return scheduler.build_plan(
@@ -242,6 +254,8 @@ def item_reschedule(
         raise ValidationError({"new_start": "The new start needs a time zone or UTC offset."})
     if new_start <= now:
         raise ValidationError({"new_start": "The new start must be in the future."})
+    if new_start > now + PLANNING_HORIZON:
+        raise ValidationError({"new_start": "The new start can be at most two years ahead."})
     sync = _replan(
         plan,
         now=now,

@@ -171,3 +171,16 @@ def test_writes_are_throttled_per_user(coordinator_client, plan, settings):
     assert codes == [200, 200, 429]
     assert coordinator_client.get(url).status_code == 200  # reads are not throttled
     assert errors_of(coordinator_client.patch(url, {}, format="json")) == {None: "throttled"}
+
+
+def test_far_future_dates_are_a_400_naming_the_field_not_a_500(coordinator_client, plan):
+    body = build_body(plan, start_date="9999-12-30")
+    response = coordinator_client.post("/api/v1/plans/preview/", body, format="json")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["start_date"]
+    item = plan.items.get(key="dosing-3")
+    response = coordinator_client.patch(
+        f"/api/v1/items/{item.pk}/", {"start": "9999-12-31T10:00:00Z"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] in {"start", "new_start"}

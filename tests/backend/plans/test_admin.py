@@ -485,3 +485,17 @@ def test_staff_without_a_clinic_cannot_build_plans(client, home):
     user.user_permissions.add(Permission.objects.get(codename="add_treatmentplan"))
     client.force_login(user)
     assert client.get(new_url()).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [("2026-03-08T02:30", "does not exist"), ("2026-11-01T01:30", "happens twice")],
+)
+def test_reschedule_form_refuses_times_a_dst_change_makes_unclear(typed, problem):
+    from backend.plans.forms import RescheduleForm
+
+    form = RescheduleForm({"new_start": typed}, time_zone="America/New_York")
+    assert not form.is_valid()
+    assert problem in form.errors["new_start"][0]
+    ok = RescheduleForm({"new_start": "2026-03-09T10:00"}, time_zone="America/New_York")
+    assert ok.is_valid() and ok.cleaned_data["new_start"].utcoffset().total_seconds() == 0

@@ -256,3 +256,32 @@ def test_cancelling_a_plan_leaves_a_history_of_every_row_it_changed(make_plan):
     assert first.history.first().status == "cancelled"
     assert reminder.history.count() == reminder_before + 1
     assert reminder.history.first().status == "cancelled"
+
+
+@pytest.mark.django_db
+def test_dates_beyond_the_planning_horizon_are_refused_naming_the_field(make_plan):
+    plan = make_plan()
+    with pytest.raises(ValidationError) as err:
+        services.plan_preview(
+            patient=plan.patient,
+            protocol=plan.protocol,
+            provider=plan.provider,
+            start_date=dt.date(9999, 12, 30),
+            now=NOW,
+        )
+    assert "start_date" in err.value.message_dict
+    third = _dosing(plan, 3)
+    far = dt.datetime(9999, 12, 30, 15, 0, tzinfo=dt.UTC)
+    with pytest.raises(ValidationError) as err:
+        services.item_reschedule(item=third, new_start=far, now=NOW)
+    assert "new_start" in err.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_patient_without_email_hears_of_a_moved_session_by_text(make_plan, patient):
+    type(patient).objects.filter(pk=patient.pk).update(email_consent=False)
+    plan = make_plan()
+    third = _dosing(plan, 3)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
+    notice = plan.reminders.get(rule="staff change", item=third)
+    assert notice.channel == "sms" and notice.message_kind == "session_changed"
