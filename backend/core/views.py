@@ -29,8 +29,10 @@ def _check_broker() -> str | None:
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            # ensure_connection only opens the socket lazily on some transports; ask Redis.
-            conn.default_channel.client.ping()
+            # ensure_connection opens the socket lazily on Redis; ask the server itself.
+            client = getattr(conn.default_channel, "client", None)
+            if client is not None:
+                client.ping()
     except Exception as exc:
         log.warning("health: broker check failed: %s", exc)
         return f"broker: {exc.__class__.__name__}"

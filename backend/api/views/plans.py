@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from backend.api import fhir
@@ -73,10 +74,19 @@ class PlanViewSet(
         moves `updated_at`), so a cached body is never served for a plan that has changed since.
         The cache is local memory: plan data never leaves the process for it.
         """
-        plan = self.get_object()
-        key = f"api:plan:{plan.pk}:{plan.revision}:{plan.updated_at.timestamp()}"
+        # The scope check reads only what the cache key needs; the full plan only on a miss.
+        visible = scope(
+            TreatmentPlan.objects.only("id", "revision", "updated_at"),
+            request.user,
+            clinic="clinic",
+            provider="provider",
+        )
+        stamp = get_object_or_404(visible, pk=kwargs[self.lookup_field])
+        self.check_object_permissions(request, stamp)
+        key = f"api:plan:{stamp.pk}:{stamp.revision}:{stamp.updated_at.timestamp()}"
         data = cache.get(key)
         if data is None:
+            plan = self.get_object()
             prefetch_related_objects([plan], ITEMS)
             data = self.get_serializer(plan).data
             cache.set(key, data, PLAN_CACHE_SECONDS)
