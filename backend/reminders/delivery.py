@@ -24,7 +24,7 @@ from django.utils import timezone
 from backend.celery import MAX_CELERY_RETRY_DELAY_S
 from backend.reminders import eligibility, messages
 from backend.reminders.channels import DeliveryError
-from backend.reminders.channels.email import send_email
+from backend.reminders.channels.email import batch_connection, send_email
 from backend.reminders.channels.sms import get_sms_backend
 from backend.reminders.content import ContentError
 from backend.reminders.models import DeliveryAttempt, Reminder
@@ -136,6 +136,12 @@ def deliver_many(reminder_ids: list[int], *, now: dt.datetime | None = None) -> 
     outcomes = {rid: Outcome("not_taken") for rid in reminder_ids}
     taken = take_many(reminder_ids, now=now or timezone.now())
     started = time.monotonic()
+    with batch_connection():
+        _deliver_in_order(taken, outcomes, started=started, fixed_now=fixed_now)
+    return outcomes
+
+
+def _deliver_in_order(taken, outcomes, *, started: float, fixed_now) -> None:
     for position, reminder in enumerate(taken):
         if time.monotonic() - started > BATCH_BUDGET_S:
             _release(taken[position:])
@@ -147,7 +153,6 @@ def deliver_many(reminder_ids: list[int], *, now: dt.datetime | None = None) -> 
             # lease ends (the one duplicate window); the rest were never tried.
             _release(taken[position + 1 :])
             raise
-    return outcomes
 
 
 def _release(rows: list[Reminder]) -> None:

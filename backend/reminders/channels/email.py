@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import smtplib
 from pathlib import Path
@@ -32,6 +34,33 @@ class FileAndLogBackend(DjangoFileBackend):
         return super().send_messages(email_messages)
 
 
+_batch_connection: contextvars.ContextVar = contextvars.ContextVar("email_connection", default=None)
+
+
+@contextlib.contextmanager
+def batch_connection():
+    """One connection to the email server for a whole batch of sends, opened on first use.
+
+    A new SMTP session per message costs a TCP and TLS handshake each; a batch of 25 reuses one.
+    After a failed send the connection is closed, and the next message opens a fresh one.
+    """
+    connection = get_connection(fail_silently=False)
+    token = _batch_connection.set(connection)
+    try:
+        yield connection
+    finally:
+        _batch_connection.reset(token)
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+def _drop_batch_connection() -> None:
+    connection = _batch_connection.get()
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
 def send_email(message: OutgoingEmail) -> str:
     """Send one email; return the provider's message id (anymail) or the Message-ID header."""
     headers = dict(message.headers)
@@ -50,7 +79,17 @@ def send_email(message: OutgoingEmail) -> str:
     for filename, content, mimetype in message.attachments:
         email.attach(filename, content, mimetype)
     try:
-        get_connection(fail_silently=False).send_messages([email])
+        batch = _batch_connection.get()
+        connection = batch or get_connection(fail_silently=False)
+        try:
+            if batch is not None:
+                # Opened here, not inside send_messages, so the backend keeps it open for the
+                # next message (a backend closes what send_messages itself opened).
+                batch.open()
+            connection.send_messages([email])
+        except Exception:
+            _drop_batch_connection()  # the next message of the batch opens a fresh session
+            raise
     except smtplib.SMTPRecipientsRefused as exc:
         # 5xx for the recipient is a hard bounce at submission time.
         codes = [code for code, _ in exc.recipients.values()]

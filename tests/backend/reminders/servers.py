@@ -71,6 +71,7 @@ class _SmtpHandler:
         self.server.received.append(
             ReceivedEmail(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed)
         )
+        self.server.sessions.add(id(session))  # one per SMTP connection
         return "250 Message accepted for delivery"
 
 
@@ -79,6 +80,7 @@ class SmtpServer:
 
     def __init__(self) -> None:
         self.received: list[ReceivedEmail] = []
+        self.sessions: set[int] = set()
         self.refuse: dict[str, str] = {}
         self.port = free_port()
         self.controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)

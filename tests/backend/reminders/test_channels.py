@@ -392,3 +392,21 @@ def test_patient_number_in_outgoing_sms_is_e164(plan):
     reminder = pending(plan, channel="sms")
     assert messages.build_sms(reminder, messages.render(reminder)).to == PATIENT_MOBILE
     assert Patient.objects.get(pk=plan.patient_id).mobile.as_e164 == PATIENT_MOBILE
+
+
+@pytest.mark.django_db
+def test_a_batch_of_emails_shares_one_smtp_session(smtp, make_plan):
+    from backend.reminders import dispatch
+
+    plan = make_plan()
+    now = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
+    ids = list(
+        plan.reminders.filter(channel="email", audience="patient")
+        .order_by("id")
+        .values_list("id", flat=True)[:3]
+    )
+    Reminder.objects.filter(id__in=ids).update(send_at=now, not_after=now + dt.timedelta(hours=6))
+    claimed = [i for i in dispatch.claim_due(now=now) if i in ids]
+    outcomes = delivery.deliver_many(claimed, now=now)
+    assert [outcomes[i].status for i in claimed] == ["sent"] * 3
+    assert len(smtp.received) == 3 and len(smtp.sessions) == 1
