@@ -17,9 +17,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
         try:
             # Staff roles are joined in; a patient's wide row is loaded only for patients (their
             # one extra query), which keeps the staff hot path's query small.
-            token = Token.objects.select_related(
-                "user", "user__coordinator", "user__provider"
-            ).get(key=key)
+            token = Token.objects.select_related("user", "user__coordinator", "user__provider").get(
+                key=key
+            )
         except Token.DoesNotExist as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
         if not token.user.is_active:
