@@ -202,7 +202,7 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         if clinic_id is None and not request.user.is_superuser:
             raise PermissionDenied("Only a clinic's coordinators can build its plans.")
         form = NewPlanForm(request.POST or None, clinic_id=clinic_id)
-        preview, error = None, None
+        preview = None
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             kwargs = {
@@ -224,9 +224,10 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                     return redirect("admin:plans_treatmentplan_change", result.plan.pk)
                 preview = services.plan_preview(**kwargs)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else []:
-                    form.add_error(field if field in form.fields else None, errors)
-                if not hasattr(exc, "error_dict"):
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
                     form.add_error(None, exc.messages)
         context = {
             **self.admin_site.each_context(request),
@@ -234,7 +235,6 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             "form": form,
             "preview": preview and _preview_rows(preview, form.cleaned_data["patient"]),
             "notes": preview.notes if preview else (),
-            "error": error,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/plans/treatmentplan/new_plan.html", context)

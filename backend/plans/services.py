@@ -192,8 +192,10 @@ def _replan(
     )
     current = engine.engine_plan_from_rows(plan, items, reminders)
     calendar, prefs, opts = _engine_inputs(plan.patient, plan.clinic, plan.options)
-    completed = [i.key for i in items if i.status == PlanItem.Status.COMPLETED]
-    missed = [*missed, *(i.key for i in items if i.status == PlanItem.Status.MISSED)]
+    # Completed and missed items stay where they were; only `missed` (just now) is re-placed.
+    done = (PlanItem.Status.COMPLETED, PlanItem.Status.MISSED)
+    completed = [i.key for i in items if i.status in done]
+    missed = list(missed)
     protocol = plan.protocol.engine_protocol()
     try:
         new_plan = scheduler.replan(
@@ -314,13 +316,31 @@ def item_mark_completed(*, item: PlanItem, outcome_notes: str = "") -> PlanItem:
 def item_mark_missed(
     *, item: PlanItem, outcome_notes: str = "", replan: bool = False, now: dt.datetime | None = None
 ) -> PlanChangeResult:
-    """A no-show: withdraw what depended on it; optionally re-plan the rest of the course."""
-    plan, item = _set_item_status(item, PlanItem.Status.MISSED, outcome_notes)
-    withdrawn = _withdraw_dependent_reminders(item, f"{item.title} was missed")
-    sync = SyncResult(reminders_cancelled=withdrawn)
-    if replan:
-        sync = _replan(plan, now=_now(now), reason=f"{item.title} missed", missed=[item.key])
-        sync.reminders_cancelled += withdrawn
+    """A no-show.
+
+    Without `replan` the item is recorded as missed and what depended on it (the day-after
+    messages, follow-ups) is withdrawn; later re-plans keep it where it was. With `replan` the
+    session is still owed: the engine moves it to the next feasible time, later items only where
+    a rule would break, and its reminders move with it; the outcome notes say it was missed.
+    """
+    if not replan:
+        plan, item = _set_item_status(item, PlanItem.Status.MISSED, outcome_notes)
+        withdrawn = _withdraw_dependent_reminders(item, f"{item.title} was missed")
+        return PlanChangeResult(plan, SyncResult(reminders_cancelled=withdrawn))
+    now = _now(now)
+    plan = _locked_plan(item.plan_id)
+    item = plan.items.get(pk=item.pk)
+    if item.status != PlanItem.Status.SCHEDULED:
+        raise ValidationError(
+            {
+                "status": f"{item.title} is {item.get_status_display().lower()}; only a scheduled "
+                "session can be re-planned."
+            }
+        )
+    note = f"Missed on {item.start:%Y-%m-%d %H:%M} UTC; re-planned. {outcome_notes}".strip()
+    item.outcome_notes = note
+    item.save(update_fields=["outcome_notes"])
+    sync = _replan(plan, now=now, reason=f"{item.title} missed", missed=[item.key])
     return PlanChangeResult(plan, sync)
 
 

@@ -285,3 +285,35 @@ def test_a_patient_without_email_hears_of_a_moved_session_by_text(make_plan, pat
     services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
     notice = plan.reminders.get(rule="staff change", item=third)
     assert notice.channel == "sms" and notice.message_kind == "session_changed"
+
+
+@pytest.mark.django_db
+def test_a_missed_session_stays_put_when_other_items_are_re_planned(make_plan):
+    plan = make_plan()
+    first = _dosing(plan, 1)
+    services.item_mark_missed(item=first, now=NOW)
+    withdrawn = set(first.reminders.filter(status="cancelled").values_list("id", flat=True))
+    third = _dosing(plan, 3)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
+    first.refresh_from_db()
+    assert first.status == "missed"
+    # Nothing new is planned for the session that did not happen.
+    assert not first.reminders.filter(status="scheduled", requires_attended=True).exists()
+    assert withdrawn <= set(first.reminders.filter(status="cancelled").values_list("id", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_missed_session_re_planned_moves_with_its_reminders(make_plan):
+    plan = make_plan()
+    second = _dosing(plan, 2)
+    old_start = second.start
+    day_after = second.reminders.get(rule="day_after", channel="email")
+    result = services.item_mark_missed(
+        item=second, replan=True, now=old_start + dt.timedelta(hours=3)
+    )
+    second.refresh_from_db()
+    assert second.status == "scheduled" and second.start > old_start
+    assert "Missed on" in second.outcome_notes
+    day_after.refresh_from_db()
+    assert day_after.status == "scheduled" and day_after.send_at > second.start
+    assert result.sync.items_moved
