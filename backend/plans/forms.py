@@ -76,6 +76,10 @@ class RescheduleForm(forms.Form):
 
 class MissedForm(forms.Form):
     replan = forms.BooleanField(
-        required=False, initial=True, label="Re-plan the rest of the course"
+        required=False,
+        initial=True,
+        label="Re-plan: move this session to the next feasible time",
+        help_text="Later items move only where a spacing rule would break. Untick to record the "
+        "no-show and keep the course as it is.",
     )
     outcome_notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
