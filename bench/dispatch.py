@@ -311,7 +311,7 @@ def main() -> None:
                     "postgres",
                     "-q",
                     "-c",
-                    f"DROP DATABASE IF EXISTS {created_db}",
+                    f"DROP DATABASE IF EXISTS {created_db} WITH (FORCE)",
                 ],
                 check=False,
             )
