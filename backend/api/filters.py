@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters as filters
+from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from backend.patients.models import Patient
 from backend.plans.models import PlanItem, TreatmentPlan
@@ -19,6 +23,31 @@ def _id(field: str) -> filters.NumberFilter:
     return filters.NumberFilter(
         field_name=f"{field}_id", min_value=1, max_value=MAX_ID, decimal_places=0
     )
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant, normalised to UTC before it reaches the database.
+
+    Python accepts UTC offsets up to ±23:59, PostgreSQL only up to ±15:59, so an offset such
+    as -17:11 passed through unchanged is a database error (a 500) instead of a plain filter.
+    """
+
+    default_error_messages = {
+        "out_of_range": "The time is outside the range this service can store (years 1 to 9999 in UTC).",
+    }
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class PatientFilter(filters.FilterSet):
@@ -52,8 +81,8 @@ class PlanFilter(filters.FilterSet):
 
 class ItemFilter(filters.FilterSet):
     plan = _id("plan")
-    start_after = filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
-    start_before = filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+    start_after = UtcIsoDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = UtcIsoDateTimeFilter(field_name="start", lookup_expr="lt")
 
     class Meta:
         model = PlanItem
@@ -63,10 +92,10 @@ class ItemFilter(filters.FilterSet):
 class ReminderFilter(filters.FilterSet):
     plan = _id("plan")
     item = _id("item")
-    due_after = filters.IsoDateTimeFilter(
+    due_after = UtcIsoDateTimeFilter(
         field_name="send_at", lookup_expr="gte", help_text="send_at at or after (ISO 8601)."
     )
-    due_before = filters.IsoDateTimeFilter(
+    due_before = UtcIsoDateTimeFilter(
         field_name="send_at", lookup_expr="lt", help_text="send_at before (ISO 8601)."
     )
 

@@ -10,6 +10,7 @@ Errors from the planning engine become ValidationError keyed by the field they c
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -42,8 +43,14 @@ _FIELD_MAP = {
 }
 
 
-def planning_error_to_validation_error(exc: scheduler.PlanningError) -> ValidationError:
-    field = _FIELD_MAP.get(exc.field or "")
+def planning_error_to_validation_error(
+    exc: scheduler.PlanningError, moved_keys: Iterable[str] = ()
+) -> ValidationError:
+    """The engine's error as a form/API error on the field the person actually filled in.
+
+    When an item is being moved, the engine names the item's key; the person typed its new start.
+    """
+    field = "new_start" if exc.field in moved_keys else _FIELD_MAP.get(exc.field or "")
     message = f"{exc} (rule: {exc.rule})"
     return ValidationError({field: message} if field else message, code=exc.rule)
 
@@ -222,7 +229,7 @@ def _replan(
                 fixed=new_plan.items,
             )
     except scheduler.PlanningError as exc:
-        raise planning_error_to_validation_error(exc) from exc
+        raise planning_error_to_validation_error(exc, moved_keys=moved or ()) from exc
     sync = apply_engine_plan(plan, new_plan, now=now, reason=reason)
     plan.save(update_fields=["planning_notes", "updated_at"])
     return sync

@@ -184,3 +184,38 @@ def test_far_future_dates_are_a_400_naming_the_field_not_a_500(coordinator_clien
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] in {"start", "new_start"}
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [("/api/v1/items/", "start_after"), ("/api/v1/reminders/", "due_before")],
+)
+def test_time_filters_accept_any_offset_python_parses(coordinator_client, plan, url, field):
+    # PostgreSQL refuses offsets beyond ±15:59; Python parses up to ±23:59. Found by schemathesis.
+    first = plan.items.order_by("start").first().start
+    shifted = first.astimezone(dt.timezone(-dt.timedelta(hours=17, minutes=11)))
+    response = coordinator_client.get(url, {"plan": plan.pk, field: shifted.isoformat()})
+    assert response.status_code == 200, response.content
+    utc = coordinator_client.get(url, {"plan": plan.pk, field: first.isoformat()})
+    assert [r["id"] for r in response.json()["results"]] == [
+        r["id"] for r in utc.json()["results"]
+    ]
+
+
+def test_time_filter_out_of_range_after_normalising_names_the_field(coordinator_client, plan):
+    response = coordinator_client.get(
+        "/api/v1/items/", {"plan": plan.pk, "start_before": "0001-01-01T00:00:00+05:00"}
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == {"start_before": "out_of_range"}
+
+
+def test_moving_an_item_where_the_clinic_is_closed_names_start(coordinator_client, plan):
+    item = plan.items.get(key="dosing-3")
+    late_evening = item.start.astimezone(dt.timezone(dt.timedelta(hours=-17, minutes=-11)))
+    late_evening = late_evening.replace(hour=11, minute=0) + dt.timedelta(days=1)
+    response = coordinator_client.patch(
+        f"/api/v1/items/{item.pk}/", {"start": late_evening.isoformat()}, format="json"
+    )
+    assert response.status_code == 400
+    assert errors_of(response) == {"start": "calendar.closed"}

@@ -3,6 +3,8 @@ no server errors, and every response matches the schema (status codes, content t
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -55,8 +57,12 @@ def token_for(users, plan, settings):
     return make
 
 
+# CI runs a fixed, derandomised sample so a red build always reproduces; a deeper random search
+# is one variable away: SCHEMATHESIS_EXAMPLES=200 SCHEMATHESIS_RANDOM=1 pytest tests/backend/api/test_schemathesis.py
 SETTINGS = settings(
-    max_examples=6, deadline=None,
+    max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6")),
+    derandomize=not os.environ.get("SCHEMATHESIS_RANDOM"),
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.filter_too_much],
 )  # fmt: skip
