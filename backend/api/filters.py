@@ -33,7 +33,8 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """
 
     default_error_messages = {
-        "out_of_range": "The time is outside the range this service can store (years 1 to 9999 in UTC).",
+        "out_of_range": "The time is outside the range this service can store "
+        "(years 1 to 9999 in UTC).",
     }
 
     def to_python(self, value):
@@ -41,9 +42,11 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         if parsed is None or parsed.tzinfo is None:
             return parsed
         try:
-            return parsed.astimezone(dt.timezone.utc)
-        except OverflowError:
-            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from exc
 
 
 class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):

@@ -197,9 +197,7 @@ def test_time_filters_accept_any_offset_python_parses(coordinator_client, plan, 
     response = coordinator_client.get(url, {"plan": plan.pk, field: shifted.isoformat()})
     assert response.status_code == 200, response.content
     utc = coordinator_client.get(url, {"plan": plan.pk, field: first.isoformat()})
-    assert [r["id"] for r in response.json()["results"]] == [
-        r["id"] for r in utc.json()["results"]
-    ]
+    assert [r["id"] for r in response.json()["results"]] == [r["id"] for r in utc.json()["results"]]
 
 
 def test_time_filter_out_of_range_after_normalising_names_the_field(coordinator_client, plan):

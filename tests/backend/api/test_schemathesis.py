@@ -58,7 +58,8 @@ def token_for(users, plan, settings):
 
 
 # CI runs a fixed, derandomised sample so a red build always reproduces; a deeper random search
-# is one variable away: SCHEMATHESIS_EXAMPLES=200 SCHEMATHESIS_RANDOM=1 pytest tests/backend/api/test_schemathesis.py
+# is one variable away:
+#   SCHEMATHESIS_EXAMPLES=200 SCHEMATHESIS_RANDOM=1 pytest tests/backend/api/test_schemathesis.py
 SETTINGS = settings(
     max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "6")),
     derandomize=not os.environ.get("SCHEMATHESIS_RANDOM"),
