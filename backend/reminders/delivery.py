@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -92,17 +93,57 @@ def _finish(reminder: Reminder, *, attempt: dict | None = None, **fields) -> Non
     """Record the result (and the attempt, if any), only if this worker still holds the row (its
     lease token).
 
-    Two autocommit statements, attempt first: a worker killed between them leaves the row queued
-    with its attempt on file, and the row goes out again when its lease ends, which is the one
-    documented duplicate window. In Celery workers on PostgreSQL these commits do not wait for the
-    WAL flush (see backend.reminders.worker_db), which was most of the cost of a send.
+    On PostgreSQL the attempt and the result are one statement (see `_record_in_one_statement`):
+    one round trip and one commit per send, and no moment where one is on file without the other.
+    Elsewhere two autocommit statements, attempt first: a worker killed between them leaves the
+    row queued with its attempt on file, and the row goes out again when its lease ends, which
+    is the one documented duplicate window. In Celery workers on PostgreSQL these commits do not
+    wait for the WAL flush (see backend.reminders.worker_db), which was most of the cost of a send.
     """
     fields.setdefault("sending_until", None)
+    fields["updated_at"] = timezone.now()
+    if attempt is not None and connection.vendor == "postgresql":
+        _record_in_one_statement(reminder, attempt, fields)
+        return
     if attempt is not None:
         DeliveryAttempt.objects.create(reminder=reminder, **attempt)
-    Reminder.objects.filter(id=reminder.id, lease_token=reminder.lease_token).update(
-        **fields, updated_at=timezone.now()
+    Reminder.objects.filter(id=reminder.id, lease_token=reminder.lease_token).update(**fields)
+
+
+def _record_in_one_statement(reminder: Reminder, attempt: dict, fields: dict) -> None:
+    """INSERT the attempt and UPDATE the row under its lease token in a single statement.
+
+    A data-modifying WITH clause always runs to completion, whether or not the UPDATE matches
+    (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so the
+    attempt is on file even when the lease was lost: the message did go out. The SQL is built
+    from the models' own fields and their database preparation, so a renamed column or a
+    changed field type cannot drift from the ORM's.
+    """
+    quote = connection.ops.quote_name
+
+    def columns_and_values(model, values: dict) -> tuple[list[str], list]:
+        names, params = [], []
+        for name, value in values.items():
+            field = model._meta.get_field(name)
+            names.append(quote(field.column))
+            params.append(field.get_db_prep_save(value, connection))
+        return names, params
+
+    attempt_columns, attempt_params = columns_and_values(
+        DeliveryAttempt, {"reminder": reminder.id, **attempt}
     )
+    set_columns, set_params = columns_and_values(Reminder, fields)
+    # Identifiers come from model metadata, values are parameters.
+    insert = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(DeliveryAttempt._meta.db_table),
+        ", ".join(attempt_columns),
+        ", ".join(["%s"] * len(attempt_columns)),
+    )
+    assignments = ", ".join(f"{column} = %s" for column in set_columns)
+    table = quote(Reminder._meta.db_table)
+    sql = f"WITH attempt AS ({insert}) UPDATE {table} SET {assignments} WHERE id = %s AND lease_token = %s"  # noqa: S608, E501
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*attempt_params, *set_params, reminder.id, reminder.lease_token])
 
 
 def _attempt(backend: str, *, now, ok, message_id="", error="", permanent=False) -> dict:

@@ -69,6 +69,27 @@ def test_a_second_worker_cannot_take_a_row_being_sent(make_plan):
 
 
 @pytest.mark.django_db
+def test_a_worker_whose_lease_was_taken_over_records_its_attempt_but_not_its_result(make_plan):
+    plan = make_plan()
+    [rid] = _due_soon(plan, 1, NOW)
+    dispatch.claim_due(now=NOW)
+    stale = delivery.take(rid, now=NOW)
+    # Its lease ran out mid-send and a second worker took the row.
+    newer = delivery.take(rid, now=NOW + delivery.send_lease() + dt.timedelta(seconds=1))
+    assert newer is not None and newer.lease_token != stale.lease_token
+    attempt = delivery._attempt("email", now=NOW, ok=True, message_id="late-1")
+    delivery._finish(stale, attempt=attempt, status=Reminder.Status.SENT, sent_at=NOW)
+    row = Reminder.objects.get(id=rid)
+    assert row.status == "queued" and row.sending_until is not None  # the newer send owns it
+    assert list(DeliveryAttempt.objects.filter(reminder_id=rid).values_list(
+        "provider_message_id", "success")) == [("late-1", True)]  # fmt: skip
+    delivery._finish(newer, attempt=attempt, status=Reminder.Status.SENT, sent_at=NOW)
+    row.refresh_from_db()
+    assert (row.status, row.sending_until, row.sent_at) == ("sent", None, NOW)
+    assert DeliveryAttempt.objects.filter(reminder_id=rid).count() == 2
+
+
+@pytest.mark.django_db
 def test_send_time_checks_skip_with_reason(make_plan, sms_outbox):
     plan = make_plan()
     first = plan.items.get(key="dosing-1")
