@@ -44,4 +44,4 @@ def session_invitation(
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     event.add("attendee", attendee, encode=0)
     cal.add_component(event)
-    return cal.to_ical()
+    return cal.to_ical(sorted=False)  # insertion order is a valid order, and cheaper

@@ -36,20 +36,20 @@ def absolute(path: str) -> str:
 
 
 def patient_schedule_url(patient_id: int) -> str:
-    return _patient_schedule_url(patient_id, dt.date.today())
-
-
-# Signing is a noticeable part of rendering a batch; links are signed at most once a day per
-# patient and process (the day is part of the cache key, so a cached link is never stale).
-@functools.lru_cache(maxsize=4096)
-def _patient_schedule_url(patient_id: int, _day: dt.date) -> str:
-    token = make_token("patient", {"p": patient_id})
-    return absolute(reverse("patient-schedule", args=[token]))
+    return absolute(reverse("patient-schedule", args=[_patient_token(patient_id, dt.date.today())]))
 
 
 def patient_item_url(patient_id: int, item_id: int) -> str:
-    token = make_token("patient", {"p": patient_id})
+    token = _patient_token(patient_id, dt.date.today())
     return absolute(reverse("patient-item", args=[token, item_id]))
+
+
+# Signing is a noticeable part of rendering a batch; a patient's token is signed at most once a
+# day per process (the day is part of the cache key, so a cached token is never stale), and the
+# schedule and item links of one message share it.
+@functools.lru_cache(maxsize=4096)
+def _patient_token(patient_id: int, _day: dt.date) -> str:
+    return make_token("patient", {"p": patient_id})
 
 
 def unsubscribe_url(patient_id: int, channel: str = "email") -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from email.utils import formataddr
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
@@ -51,6 +53,28 @@ def _when(value: dt.datetime, zone: str, language: str = "en") -> tuple[str, str
     return f"{day}, {time}", day, time
 
 
+def _number_key(number: phonenumbers.PhoneNumber) -> tuple:
+    return (
+        number.country_code,
+        number.national_number,
+        number.italian_leading_zero,
+        number.number_of_leading_zeros,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _national(key: tuple) -> str:
+    """A clinic's number as its patients dial it; formatting is costly and the clinics are few."""
+    country_code, national_number, leading_zero, zeros = key
+    number = phonenumbers.PhoneNumber(
+        country_code=country_code,
+        national_number=national_number,
+        italian_leading_zero=leading_zero,
+        number_of_leading_zeros=zeros,
+    )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def _provider_items(reminder: Reminder) -> list[dict]:
     """Tomorrow's check-ins for the provider notice: times, titles and initials only."""
     if reminder.item is None:
@@ -89,7 +113,7 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
     treatment_name = TREATMENT_NAMES.get(plan.protocol.slug, "")
     context: dict[str, object] = {
         "clinic_name": clinic.sender_name or clinic.name,
-        "clinic_phone": clinic.phone.as_national if clinic.phone else "",
+        "clinic_phone": _national(_number_key(clinic.phone)) if clinic.phone else "",
         "clinic_email": clinic.sender_email,
         # A protocol without a known plain name is never named, whatever the clinic allows.
         "names_treatment": clinic.name_treatment_in_messages and bool(treatment_name),
