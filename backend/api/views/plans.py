@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from backend.api import fhir
 from backend.api.filters import PlanFilter
 from backend.api.permissions import STAFF, StaffReadManagersWrite, scope
+from backend.api.rendered import RenderedJson, negotiated_plain_json
 from backend.api.serializers.plans import (
     PlanBuildSerializer,
     PlanChangeSerializer,
@@ -31,6 +32,16 @@ from backend.reminders.models import Reminder
 
 ITEMS = Prefetch("items", queryset=PlanItem.objects.order_by("sequence"))
 PLAN_CACHE_SECONDS = 300
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="An ETag from an earlier read: 304 with no body if the plan reads the same.",
+)  # fmt: skip
+ETAG = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304],
+    description="Identifies this JSON body; send it back as If-None-Match.",
+)  # fmt: skip
+NOT_MODIFIED = "The plan reads as the ETag in If-None-Match says: no body."
 
 
 class PlanViewSet(
@@ -67,30 +78,48 @@ class PlanViewSet(
             return queryset
         return super().filter_queryset(queryset)
 
+    @extend_schema(
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: PlanSerializer, 304: OpenApiResponse(description=NOT_MODIFIED)},
+    )
     def retrieve(self, request, *args, **kwargs):
-        """The plan with its items, from a per-process cache keyed on the plan's revision.
+        """The plan with its items; JSON from a per-process cache keyed on the plan's revision.
 
         Every change made through the plan services raises the revision (and any other save
         moves `updated_at`), so a cached body is never served for a plan that has changed since.
-        The cache is local memory: plan data never leaves the process for it.
+        The cache holds the rendered bytes, so a hit skips serializing and rendering; it is local
+        memory (plan data never leaves the process for it), and a body is served only after the
+        caller's own scope and object checks have found the plan.
         """
-        # The scope check reads only what the cache key needs; the full plan only on a miss.
+        stamp = self._visible_stamp(kwargs[self.lookup_field])
+        if not negotiated_plain_json(request):  # the browsable API, indented JSON: as ever
+            return Response(self._detail_data())
+        key = f"api:plan-json:{stamp.pk}:{stamp.revision}:{stamp.updated_at.timestamp()}"
+        body = cache.get(key)
+        if body is None:
+            body = RenderedJson.render(self._detail_data(), request, self.get_renderer_context())
+            cache.set(key, body, PLAN_CACHE_SECONDS)
+        return body.response(request)
+
+    def _visible_stamp(self, pk: str) -> TreatmentPlan:
+        """The plan's id, revision and updated_at if the caller may read it, else 404/403.
+
+        Reads only what the cache key needs; the full plan is loaded on a miss alone.
+        """
         visible = scope(
             TreatmentPlan.objects.only("id", "revision", "updated_at"),
-            request.user,
+            self.request.user,
             clinic="clinic",
             provider="provider",
         )
-        stamp = get_object_or_404(visible, pk=kwargs[self.lookup_field])
-        self.check_object_permissions(request, stamp)
-        key = f"api:plan:{stamp.pk}:{stamp.revision}:{stamp.updated_at.timestamp()}"
-        data = cache.get(key)
-        if data is None:
-            plan = self.get_object()
-            prefetch_related_objects([plan], ITEMS)
-            data = self.get_serializer(plan).data
-            cache.set(key, data, PLAN_CACHE_SECONDS)
-        return Response(data)
+        stamp = get_object_or_404(visible, pk=pk)
+        self.check_object_permissions(self.request, stamp)
+        return stamp
+
+    def _detail_data(self) -> dict:
+        plan = self.get_object()
+        prefetch_related_objects([plan], ITEMS)
+        return self.get_serializer(plan).data
 
     def get_serializer_class(self):
         return PlanDetailSerializer if self.action in self.WITH_REMINDERS else PlanSerializer
