@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
@@ -89,22 +89,34 @@ class PatientOnly(_RolePermission):
     write_roles = {Role.PATIENT}
 
 
+def scope_filter(user, *, clinic: str, provider: str | None) -> dict[str, int] | None:
+    """The lookups that keep the rows the user may see: {} for admins (every row), None for no
+    row at all. `clinic` / `provider` are lookups from the model to the clinic and to the
+    responsible provider; a provider without a `provider` lookup sees their clinic's rows."""
+    role = role_of(user)
+    if role is Role.ADMIN:
+        return {}
+    if role is Role.COORDINATOR:
+        return {clinic: user.coordinator.clinic_id}
+    if role is Role.PROVIDER:
+        if provider is None:
+            return {clinic: user.provider.clinic_id}
+        return {provider: user.provider.pk}
+    return None
+
+
 def scope(
     qs: QuerySet, user, *, clinic: str, provider: str | None, distinct: bool = False
 ) -> QuerySet:
-    """Rows the user may see. `clinic` / `provider` are lookups from the model to the clinic and to
-    the responsible provider; a provider without a `provider` lookup sees their clinic's rows."""
-    role = role_of(user)
-    if role is Role.ADMIN:
+    """Rows the user may see (see scope_filter). `distinct` when the provider lookup crosses a
+    many-valued relation, so a row reached through several of them is listed once."""
+    lookups = scope_filter(user, clinic=clinic, provider=provider)
+    if lookups is None:
+        return qs.none()
+    if not lookups:
         return qs
-    if role is Role.COORDINATOR:
-        return qs.filter(**{clinic: user.coordinator.clinic_id})
-    if role is Role.PROVIDER:
-        if provider is None:
-            return qs.filter(**{clinic: user.provider.clinic_id})
-        qs = qs.filter(Q(**{provider: user.provider.pk}))
-        return qs.distinct() if distinct else qs
-    return qs.none()
+    qs = qs.filter(**lookups)
+    return qs.distinct() if distinct and provider in lookups else qs
 
 
 def clinic_id_of(user) -> int | None:

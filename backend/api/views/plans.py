@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.db.models import Prefetch, prefetch_related_objects
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from backend.api import fhir
 from backend.api.filters import PlanFilter
 from backend.api.permissions import STAFF, StaffReadManagersWrite, scope
 from backend.api.rendered import RenderedJson, negotiated_plain_json
+from backend.api.rows import scoped_row
 from backend.api.serializers.plans import (
     PlanBuildSerializer,
     PlanChangeSerializer,
@@ -102,17 +103,17 @@ class PlanViewSet(
         return body.response(request)
 
     def _visible_stamp(self, pk: str) -> TreatmentPlan:
-        """The plan's id, revision and updated_at if the caller may read it, else 404/403.
+        """The plan's id, revision and updated_at if the caller may read it, else 404.
 
-        Reads only what the cache key needs; the full plan is loaded on a miss alone.
+        The same rule as get_queryset's scope(), read without loading the plan (see rows.py);
+        the full plan is loaded on a cache miss alone.
         """
-        visible = scope(
-            TreatmentPlan.objects.only("id", "revision", "updated_at"),
-            self.request.user,
-            clinic="clinic",
-            provider="provider",
-        )
-        stamp = get_object_or_404(visible, pk=pk)
+        stamp = scoped_row(
+            TreatmentPlan, int(pk), self.request.user, clinic="clinic", provider="provider",
+            fields=("revision", "updated_at"),
+        )  # fmt: skip
+        if stamp is None:
+            raise Http404
         self.check_object_permissions(self.request, stamp)
         return stamp
 
