@@ -7,9 +7,12 @@ defaults to redis://127.0.0.1:6379/9.)
 Prints, last:
   dispatch_batched_vs_one_task_per_reminder: the same end-to-end rate against one send task
                           per reminder (what batching buys).
+  dispatch_pipeline_without_message_building_vs_raw_celery: the same end-to-end rate with
+                          workers that skip templates, iCalendar and MIME (bench/tasks.py): what
+                          the outbox machinery costs on its own, against raw Celery.
   dispatch_vs_raw_celery: end-to-end reminders/s (claim -> broker -> render -> in-memory backend ->
                           recorded as sent) divided by raw Celery no-op tasks/s, same broker,
-                          same two worker processes, same run.
+                          same worker processes (BENCH_WORKER_PROCESSES, default 4), same run.
   tick_cost_ratio_1e6_vs_1e3: median dispatcher tick with 1,000,000 future reminders in the
                           table divided by the same with 1,000.
   p99_lateness_s:         99th percentile of (sent_at - send_at) for 10,000 reminders due in
@@ -71,8 +74,8 @@ from bench.tasks import noop  # noqa: E402
 R = redis.Redis.from_url(os.environ["REDIS_URL"])
 
 
-def start_workers() -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def start_workers(**extra_env: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
     return subprocess.Popen(
         [
             sys.executable,
@@ -172,13 +175,18 @@ def raw_celery_rate(n: int) -> float:
 
 
 def dispatch_rate(plan, item, n: int, prefix: str) -> float:
+    """Reminders/s from "all due" to "all recorded as sent", dispatched as production does.
+
+    One dispatcher tick claims every due row (in batches of CLAIM_BATCH, each enqueued as soon
+    as its transaction commits) while the workers already send; completion is then polled
+    every 50 ms with one indexed query, as the raw phase polls its Redis counter.
+    """
     now = dt.datetime.now(dt.UTC)
     make_reminders(plan, item, n, prefix=prefix, send_at_fn=lambda i: now - dt.timedelta(seconds=1))
-    pending = Reminder.objects.filter(key__startswith=f"{prefix}-", status__in=Reminder.PENDING)
+    queued = Reminder.objects.filter(status=Reminder.Status.QUEUED)  # its partial index
     started = time.perf_counter()
-    while pending.exists():
-        dispatch_due()
-        time.sleep(0.05)
+    dispatch_due()
+    wait_until(lambda: not queued.exists(), 300)
     elapsed = time.perf_counter() - started
     assert Reminder.objects.filter(key__startswith=f"{prefix}-", status="sent").count() == n
     return n / elapsed
@@ -277,9 +285,21 @@ def main() -> None:
         tasks.SEND_CHUNK, chunk = 1, tasks.SEND_CHUNK
         unbatched = dispatch_rate(plan, item, N_THROUGHPUT // 2, "one")
         tasks.SEND_CHUNK = chunk
+        # The same pipeline with workers that skip building the message (bench/tasks.py): what
+        # the outbox machinery costs apart from templates, iCalendar and MIME.
+        workers.terminate()
+        workers.wait(30)
+        workers = start_workers(BENCH_NULL_MESSAGE="1")
+        time.sleep(3)
+        dispatch_rate(plan, item, 200, "warm-null")
+        pipeline = dispatch_rate(plan, item, N_THROUGHPUT, "null")
+        workers.terminate()
+        workers.wait(30)
+        workers = start_workers()
         print(f"raw_celery_noop_per_s: {raw:.0f}")
         print(f"dispatch_end_to_end_per_s: {ours:.0f}")
         print(f"dispatch_one_task_per_reminder_per_s: {unbatched:.0f}")
+        print(f"dispatch_without_message_building_per_s: {pipeline:.0f}")
 
         # Small, large, small again: the baseline brackets the measurement, so drift of the
         # machine during the run does not pass for a cost of the table's size.
@@ -294,6 +314,7 @@ def main() -> None:
 
         p99 = lateness_p99(plan, item, N_LATENESS)
         print(f"dispatch_batched_vs_one_task_per_reminder: {ours / unbatched:.2f}")
+        print(f"dispatch_pipeline_without_message_building_vs_raw_celery: {pipeline / raw:.2f}")
         print(f"dispatch_vs_raw_celery: {ours / raw:.2f}")
         print(f"tick_cost_ratio_1e6_vs_1e3: {large / small:.2f}")
         print(f"p99_lateness_s: {p99:.1f}")
