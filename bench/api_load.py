@@ -9,8 +9,9 @@ Needs PostgreSQL; the database is migrated and seeded (existing rows are kept)::
 Starts gunicorn (gthread workers, one per core) on bench/api_wsgi.py, which adds `/bench/bare/`
 (a Django view returning a constant, through the same middleware) to the production URLs. Then
 a thread pool of keep-alive http.client connections loads, in alternating phases, plan detail
-(GET /api/v1/plans/{id}/ as the coordinator, a 12-week plan with its items and reminders),
-upcoming check-ins (GET /api/v1/check-ins/upcoming/?days=90 as the provider) and the bare view.
+(GET /api/v1/plans/{id}/ as the coordinator: a 12-week plan with its items; its reminders have
+their own endpoint and are not in this body), upcoming check-ins
+(GET /api/v1/check-ins/upcoming/?days=90 as the provider) and the bare view.
 Prints median and 95th-percentile latency and requests per second for each, and as its last line
 `plan_detail_vs_bare_p50: <ratio>` (goal: at most 3).
 
