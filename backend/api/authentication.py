@@ -6,10 +6,10 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router
-from django.db.models import Model
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from backend.api.statements import Columns, columns, quote
 from backend.clinics.models import Coordinator, Provider
 
 # What a request reads of the user and of a staff link. The rest (the password hash, the login
@@ -27,27 +27,28 @@ class TokenAuthentication(authentication.TokenAuthentication):
     on the user as select_related leaves them: the one found, and None cached for the others, so
     `hasattr(user, "coordinator")` costs no further query.
 
-    The statement is put together once per process from the models' metadata: built and unpacked
-    by the ORM on every request, the same query cost over three times what the database took to
-    answer it, and more than everything else in a cached plan read.
+    The statement is put together once per process (see statements.py): built and unpacked by the
+    ORM on every request, the same query cost over three times what the database took to answer
+    it, and more than everything else in a cached plan read.
     """
 
     def authenticate_credentials(self, key):
         db = router.db_for_read(Token)
+        sql, user_columns, link_columns = _token_statement(db)
         with connections[db].cursor() as cursor:
-            cursor.execute(_token_query(db), [key])
+            cursor.execute(sql, [key])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         values = iter(row)
-        user = _load(get_user_model(), db, USER_FIELDS, values)
+        user = user_columns.load(values)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         token = Token.from_db(db, ["key"], [key])  # the key the query matched, as stored
         token.user = user
-        for model in LINKS:
-            link = _load(model, db, LINK_FIELDS, values)
-            related = model._meta.get_field("user").remote_field  # user.<related_name>
+        for link_of in link_columns:
+            link = link_of.load(values)
+            related = link_of.model._meta.get_field("user").remote_field  # user.<related_name>
             if link.pk is None:
                 related.set_cached_value(user, None)  # what select_related caches for "none"
             else:
@@ -56,45 +57,28 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
 
 @cache
-def _selected(model: type[Model], names: frozenset[str]) -> tuple:
-    """The model's fields named in `names`, in the model's field order (as from_db expects)."""
-    return tuple(f for f in model._meta.concrete_fields if f.attname in names)
-
-
-def _load(model: type[Model], db: str, names: frozenset[str], values) -> Model:
-    """An instance from the next len(names) values of the row; other fields deferred."""
-    fields = _selected(model, names)
-    return model.from_db(db, [f.attname for f in fields], [next(values) for _ in fields])
-
-
-@cache
-def _token_query(db: str) -> str:
+def _token_statement(db: str) -> tuple[str, Columns, tuple[Columns, ...]]:
     """SELECT the user's columns, then each link's, for the user holding one token key.
 
     The token is found by a subquery rather than a join: PostgreSQL plans the statement in about
     half the time, and planning was most of what the database spent on it.
     """
-    quote = connections[db].ops.quote_name
     user_model = get_user_model()
-    user_pk = f"u.{quote(user_model._meta.pk.column)}"
-
-    def column(model: type[Model], name: str) -> str:
-        return quote(model._meta.get_field(name).column)
-
-    selected = [f"u.{quote(f.column)}" for f in _selected(user_model, USER_FIELDS)]
-    joins = []
-    for n, model in enumerate(LINKS):
-        selected += [f"l{n}.{quote(f.column)}" for f in _selected(model, LINK_FIELDS)]
-        joins.append(
-            f"LEFT JOIN {quote(model._meta.db_table)} l{n} "
-            f"ON l{n}.{column(model, 'user')} = {user_pk}"
-        )
-    token = (
-        f"SELECT {column(Token, 'user')} FROM {quote(Token._meta.db_table)} "  # noqa: S608
-        f"WHERE {column(Token, 'key')} = %s"
-    )
+    user_columns = columns(user_model, USER_FIELDS, "u", db)
+    user_pk = f"u.{quote(db, user_model, user_model._meta.pk.name)}"
+    link_columns = tuple(columns(model, LINK_FIELDS, f"l{n}", db) for n, model in enumerate(LINKS))
+    joins = [
+        f"LEFT JOIN {quote(db, model)} l{n} ON l{n}.{quote(db, model, 'user')} = {user_pk}"
+        for n, model in enumerate(LINKS)
+    ]
+    selected = [*user_columns.sql, *(sql for c in link_columns for sql in c.sql)]
     # Identifiers only, from the models' metadata; the key is always a query parameter.
-    return (
-        f"SELECT {', '.join(selected)} FROM {quote(user_model._meta.db_table)} u "  # noqa: S608
-        f"{' '.join(joins)} WHERE {user_pk} = ({token})"
+    token = (
+        f"SELECT {quote(db, Token, 'user')} FROM {quote(db, Token)} "  # noqa: S608
+        f"WHERE {quote(db, Token, 'key')} = %s"
     )
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {quote(db, user_model)} u {' '.join(joins)} "  # noqa: S608
+        f"WHERE {user_pk} = ({token})"
+    )
+    return sql, user_columns, link_columns

@@ -1,9 +1,9 @@
 """One row by primary key within the caller's scope, for the checks a cached read runs every time.
 
-A cached plan read still asks the database two things per request: who the caller is and
-whether the plan, as it is now, is theirs to see. Compiling that second question through the ORM
-took several times longer than the database took to answer it, so it is written here once per
-shape, from the models' metadata and the same lookups `scope()` applies.
+A cached plan read still asks the database, on every request, whether the plan as it is now is
+the caller's to see. Through the ORM that question took several times longer to ask than the
+database took to answer, so its statement is built once per shape (see statements.py) from the
+same lookups `scope()` applies.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db.models import Model
 from django.db.models.constants import LOOKUP_SEP
 
 from backend.api.permissions import scope_filter
+from backend.api.statements import Columns, columns, quote
 
 
 def scoped_row(
@@ -29,20 +30,25 @@ def scoped_row(
     if lookups is None:
         return None
     db = router.db_for_read(model)
-    sql = _row_query(model, fields, tuple(lookups), db)
-    return next(iter(model.objects.db_manager(db).raw(sql, [pk, *lookups.values()])), None)
+    sql, selected = _row_statement(model, fields, tuple(lookups), db)
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, [pk, *lookups.values()])
+        row = cursor.fetchone()
+    return None if row is None else selected.load(iter(row))
 
 
 @cache
-def _row_query(model: type[Model], fields: tuple[str, ...], lookups: tuple[str, ...], db: str):
+def _row_statement(
+    model: type[Model], fields: tuple[str, ...], lookups: tuple[str, ...], db: str
+) -> tuple[str, Columns]:
     """SELECT pk and fields FROM the model's table WHERE pk = %s AND each lookup = %s."""
-    quote = connections[db].ops.quote_name
     opts = model._meta
     for name in lookups:
         if LOOKUP_SEP in name:
             raise ValueError(f"scoped_row() needs a field of {opts.label}, not the lookup {name}")
-    pk = quote(opts.pk.column)
-    selected = [pk] + [quote(opts.get_field(name).column) for name in fields]
-    where = [f"{pk} = %s"] + [f"{quote(opts.get_field(name).column)} = %s" for name in lookups]
+    names = frozenset(opts.get_field(name).attname for name in (opts.pk.name, *fields))
+    selected = columns(model, names, "r", db)
+    where = [f"r.{quote(db, model, name)} = %s" for name in (opts.pk.name, *lookups)]
     # Identifiers only, from the model's metadata; every value is a query parameter.
-    return f"SELECT {', '.join(selected)} FROM {quote(opts.db_table)} WHERE {' AND '.join(where)}"  # noqa: S608
+    sql = f"SELECT {', '.join(selected.sql)} FROM {quote(db, model)} r WHERE {' AND '.join(where)}"  # noqa: S608
+    return sql, selected
