@@ -17,6 +17,15 @@ from backend.plans import selectors
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
+# What a check-in row shows, and nothing else. The plan and its patient are joined for the
+# patient's name alone: loading their whole rows (engine notes as JSON, every contact and consent
+# column, a mobile number parsed per row) cost more than the rest of the request together.
+CHECK_IN_COLUMNS = (
+    *(name for name in CheckInSerializer.Meta.fields if name not in ("start_local", "patient")),
+    "plan__patient__first_name",
+    "plan__patient__last_name",
+)
+
 
 class UpcomingCheckInsView(generics.ListAPIView):
     """Scheduled check-ins in the next `days` days (default 14): a provider's own, a
@@ -44,11 +53,8 @@ class UpcomingCheckInsView(generics.ListAPIView):
                 start__gte=window[0], start__lt=window[1],
             ).select_related("plan__patient")  # fmt: skip
             qs = scope(qs, user, clinic="plan__clinic", provider=None)
-        # The plan is joined for its patient's name only: skip its engine notes (kilobytes of JSON).
         return (
-            qs.filter(kind=PlanItem.Kind.CHECK_IN)
-            .defer("plan__planning_notes", "plan__options", "plan__notes")
-            .order_by("start", "id")
+            qs.filter(kind=PlanItem.Kind.CHECK_IN).only(*CHECK_IN_COLUMNS).order_by("start", "id")
         )
 
 

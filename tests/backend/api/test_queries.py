@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.backend.conftest import NOW
 from tests.factories import PatientFactory
@@ -41,3 +45,23 @@ def test_plan_detail_queries_are_fixed(plans, make_plan, client_as, django_asser
     with django_assert_max_num_queries(5):
         response = client_as("coordinator").get(f"/api/v1/plans/{created[-1].pk}/")
     assert response.status_code == 200
+
+
+def test_check_ins_read_only_the_columns_they_show(make_plan, client_as, clinic):
+    """The plan and its patient are joined for the patient's name alone. Their whole rows (the
+    engine's JSON notes, every contact and consent column, a mobile number parsed per row) once
+    cost more than the rest of the request."""
+    patient = PatientFactory(clinic=clinic)
+    make_plan(now=NOW, patient=patient)
+    for role in ("coordinator", "provider"):
+        client = client_as(role)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/v1/check-ins/upcoming/?days=90")
+        rows = response.json()["results"]
+        assert rows and {r["patient"]["name"] for r in rows} == {str(patient)}
+        (page,) = [q["sql"] for q in queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+        selected = page.split(" FROM ", 1)[0]
+        assert set(re.findall(r'"patients_patient"\."(\w+)"', selected)) == {
+            "id", "first_name", "last_name",
+        }  # fmt: skip
+        assert set(re.findall(r'"plans_treatmentplan"\."(\w+)"', selected)) == {"id", "patient_id"}
