@@ -28,6 +28,8 @@ __all__ = ["Hint", "Placer"]
 RELAXED_SEARCH_DAYS = 21
 
 
+Ban = tuple[str, date, tuple[tuple[str, date], ...]]  # (key, local day, placements before it)
+
 MISSING: Any = object()  # an anchor instance that was cancelled or skipped
 
 
@@ -48,7 +50,9 @@ class Placer:
     busy: list[tuple[datetime, datetime]] = field(default_factory=list)
     notes: list[PlanNote] = field(default_factory=list)
     changes: list[PlanChange] = field(default_factory=list)
-    banned: set[tuple[str, date]] = field(default_factory=set)
+    banned: set[Ban] = field(default_factory=set)
+    trail: list[tuple[str, date]] = field(default_factory=list)  # (key, local day) in commit order
+    prefix_of: dict[str, int] = field(default_factory=dict)  # key -> len(trail) before it
     final: bool = False
 
     def run(self) -> list[PlannedItem]:
@@ -58,7 +62,13 @@ class Placer:
         (an integration session after a Friday dose before a long weekend, a dose that cannot be
         within 7 days of the previous one over Easter), the day of the item it hangs on -- its
         anchor or its predecessor in the series -- is banned and the plan is searched again.
-        Bans accumulate, so the retries are finite and the result stays deterministic.
+
+        A ban holds only under the placements that led to it: "dose 2 on 22 April leaves dose 6
+        no room" is true with dose 1 on the 14th (the 21-day span) and false with dose 1 on the
+        15th. So a ban is keyed by the blocker's day *and* every placement made before it, which
+        makes the retries an exact depth-first search rather than a greedy one that can ban its
+        way past a plan that exists. Bans accumulate, so the retries are finite and the result
+        stays deterministic.
         """
         first_error: PlanningError | None = None  # the root cause, reported if all retries fail
         for _ in range(MAX_BACKTRACKS):
@@ -82,6 +92,7 @@ class Placer:
 
     def _run_once(self, final: bool = False) -> list[PlannedItem]:
         self.placed, self.by_spec, self.busy, self.notes, self.changes = {}, {}, [], [], []
+        self.trail, self.prefix_of = [], {}
         self.final = final
         for spec in self.protocol.items:
             if spec.optional and not self.options.boosters:
@@ -211,7 +222,8 @@ class Placer:
             # series) tries another day, unless a re-plan pinned it.
             blocker = anchor if anchor is not None else need.min_gap_from
             if blocker is not None and blocker.key not in self.hints and not self.final:
-                raise AnchorConflict((blocker.key, blocker.local_date), error)
+                prefix = tuple(self.trail[: self.prefix_of[blocker.key]])
+                raise AnchorConflict((blocker.key, blocker.local_date, prefix), error)
             raise error
         return self._commit(self._build(spec, key, number, start, depends_on), spec)
 
@@ -273,8 +285,9 @@ class Placer:
         return self.patient.zone
 
     def _search(self, spec: ItemSpec, need: Need, key: str = "") -> datetime | None:
+        prefix = tuple(self.trail) if self.banned else ()
         for day in need.days:
-            if (key, day) in self.banned:
+            if self.banned and (key, day, prefix) in self.banned:
                 continue
             for start in self._candidates(spec, day):
                 if self._violation(spec, need, start, check_day=False) is None:
@@ -379,6 +392,8 @@ class Placer:
 
     def _commit(self, item: PlannedItem, spec: ItemSpec) -> PlannedItem:
         self.placed[item.key] = item
+        self.prefix_of[item.key] = len(self.trail)
+        self.trail.append((item.key, item.local_date))
         number = int(item.key.rsplit("-", 1)[1]) if spec.numbered else 1
         self.by_spec.setdefault(spec.key, {})[number] = item
         if item.on_site:
