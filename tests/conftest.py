@@ -1,4 +1,9 @@
-"""Test session set-up: a real broker for every test that needs Celery.
+"""Test session set-up: a fixed clock for every test, and a real broker for every test that
+needs Celery.
+
+Every test runs at ``SUITE_NOW`` (tests/support/clock.py) with the clock ticking, whatever day the
+suite runs; a test about a particular date travels there itself. Hypothesis runs derandomised, so a
+red build always reproduces; ``HYPOTHESIS_PROFILE=explore`` searches afresh and deeper.
 
 With REDIS_URL set (CI on the machine's Redis) the suite uses it; otherwise this session starts an
 embedded redis-server on a free port and stops it at the end. Celery tests run a real worker
@@ -12,13 +17,24 @@ import os
 from pathlib import Path
 
 import pytest
+import time_machine
+from hypothesis import settings as hypothesis_settings
+
+from tests.support.clock import SUITE_NOW
 
 ROOT = Path(__file__).resolve().parent.parent
 _embedded = None
 
 
+hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+
 def pytest_configure(config):
     global _embedded
+    # The SQLite test database lives in var/, whichever services are configured.
+    (ROOT / "var").mkdir(exist_ok=True)
     url = os.environ.get("REDIS_URL")
     if not url:
         from backend.core.embedded_redis import EmbeddedRedis
@@ -38,6 +54,13 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _embedded is not None:
         _embedded.stop()
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """The test's clock: SUITE_NOW, ticking. ``clock.move_to(instant)`` to be elsewhere."""
+    with time_machine.travel(SUITE_NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

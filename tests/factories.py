@@ -8,9 +8,11 @@ items and reminders the planning engine would give it.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from zoneinfo import ZoneInfo
 
 import factory
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
@@ -23,6 +25,13 @@ PASSWORD = "test-pass-1234"  # every factory user gets it, so tests can log in t
 
 IV_INDUCTION = "iv-ketamine-induction-trd"
 ESKETAMINE = "esketamine-nasal-spray"
+
+# The shared clinic and patient of tests/backend/conftest.py, for assertions to look for.
+SHARED_CLINIC_NAME = "Harbor Light Clinic"
+SHARED_CLINIC_PHONE = "+12025550100"
+SHARED_CLINIC_EMAIL = "care@harborlight.example"
+SHARED_PATIENT_MOBILE = "+12025550143"
+SHARED_PATIENT_EMAIL = "avery.quinlan@example.com"
 
 
 class ClinicFactory(factory.django.DjangoModelFactory):
@@ -61,7 +70,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     def groups(user, create, extracted, **kwargs):
         """`groups=["Coordinators"]`: the role groups the data migration creates."""
         if create and extracted:
-            user.groups.add(*(Group.objects.get(name=name) for name in extracted))
+            user.groups.add(*(role_group(name) for name in extracted))
+
+
+def role_group(name: str) -> Group:
+    """A role group the data migration creates, made again the same way if a transactional test
+    flushed it."""
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        migration = importlib.import_module("backend.core.migrations.0003_groups")
+        spec = {"Coordinators": migration.COORDINATOR_PERMS, "Providers": migration.PROVIDER_PERMS}
+        migration._grant(django_apps, name, spec[name])
+        group = Group.objects.get(name=name)
+    return group
 
 
 class ProviderFactory(factory.django.DjangoModelFactory):
@@ -125,13 +146,15 @@ def make_plan(
     patient: Patient | None = None,
     provider: Provider | None = None,
     protocol_slug: str = IV_INDUCTION,
+    protocol_version: Protocol | None = None,
     start_date: dt.date | None = None,
     now: dt.datetime | None = None,
     **kwargs,
 ):
     """Create a plan the way the admin does (services.plan_create) and return the service result.
 
-    Missing people are made in one clinic: the patient's, the provider's, or a new one.
+    Missing people are made in one clinic: the patient's, the provider's, or a new one. The
+    protocol is the newest version of ``protocol_slug`` unless ``protocol_version`` names one.
     """
     clinic = (patient and patient.clinic) or (provider and provider.clinic) or ClinicFactory()
     patient = patient or PatientFactory(clinic=clinic)
@@ -139,8 +162,14 @@ def make_plan(
     return services.plan_create(
         patient=patient,
         provider=provider,
-        protocol=protocol(protocol_slug),
+        protocol=protocol_version or protocol(protocol_slug),
         start_date=start_date or next_weekday(clinic, now=now),
         now=now,
         **kwargs,
     )
+
+
+def plan_a_week_ahead(patient: Patient, provider: Provider, **kwargs):
+    """A plan whose first weekday is a week from now, so its preparation reminders are to come."""
+    start = next_weekday(patient.clinic, days_ahead=7)
+    return make_plan(patient=patient, provider=provider, start_date=start, **kwargs).plan

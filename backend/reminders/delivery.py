@@ -255,7 +255,7 @@ def _deliver_taken(reminder: Reminder, *, now: dt.datetime) -> Outcome:
         reminder,
         attempt=_attempt(backend, now=now, ok=True, message_id=message_id),
         status=Reminder.Status.SENT,
-        sent_at=timezone.now(),
+        sent_at=now,
         provider_message_id=message_id,
         last_error="",
         lease_expires_at=None,

@@ -1,58 +1,53 @@
-"""Shared fixtures for backend tests: a clinic with staff and a consenting patient."""
+"""Shared fixtures for backend tests: one clinic with a provider and a consenting patient, and plans
+built the one way the product builds them (services.plan_create, through tests/factories.py).
+
+The fixtures compose the factories; the names and numbers they give are in tests/factories.py
+(``SHARED_*``) so assertions can look for them. Time stands at ``NOW`` (the root conftest's clock).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import User
-from django.utils import timezone
 
 from backend.clinics.models import Clinic, Provider
 from backend.patients.models import Patient
-from backend.plans import services
+from backend.plans.models import TreatmentPlan
 from backend.protocols.library import install_builtin_protocols
 from backend.protocols.models import Protocol
 from backend.reminders.channels.sms import MemoryBackend
+from tests import factories
+from tests.support.clock import SUITE_NOW
 
-NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # Monday 10:00 in New York, before DST
+NOW = SUITE_NOW  # Monday 10:00 in New York, before DST
 
 
 @pytest.fixture()
 def clinic(db) -> Clinic:
-    return Clinic.objects.create(
-        name="Northside Clinic",
-        time_zone="America/New_York",
-        holiday_country="US",
-        phone="+12025550100",
-        sender_email="care@northside.example",
-        opening_hours={str(d): [["08:00", "18:00"]] for d in range(6)},
+    return factories.ClinicFactory(
+        name=factories.SHARED_CLINIC_NAME,
+        sender_name=factories.SHARED_CLINIC_NAME,
+        sender_email=factories.SHARED_CLINIC_EMAIL,
+        phone=factories.SHARED_CLINIC_PHONE,
     )
 
 
 @pytest.fixture()
 def provider(clinic) -> Provider:
-    user = User.objects.create_user("dr-lee", email="lee@northside.example", first_name="Sam")
-    return Provider.objects.create(user=user, clinic=clinic, role=Provider.Role.PRESCRIBER)
+    return factories.ProviderFactory(clinic=clinic)
 
 
 @pytest.fixture()
 def patient(clinic) -> Patient:
-    now = timezone.now()
-    return Patient.objects.create(
+    return factories.PatientFactory(
         clinic=clinic,
-        first_name="Robin",
-        last_name="Hale",
-        date_of_birth=dt.date(1980, 1, 2),
-        email="robin.hale@example.com",
-        mobile="+12025550123",
+        first_name="Avery",
+        last_name="Quinlan",
+        email=factories.SHARED_PATIENT_EMAIL,
+        mobile=factories.SHARED_PATIENT_MOBILE,
         time_zone="America/New_York",
-        email_consent=True,
-        email_consent_at=now,
-        email_consent_method="written",
-        sms_consent=True,
-        sms_consent_at=now,
-        sms_consent_method="written",
+        date_of_birth=dt.date(1985, 4, 12),
     )
 
 
@@ -60,22 +55,31 @@ def patient(clinic) -> Patient:
 def iv_protocol(db) -> Protocol:
     # Transactional tests flush the tables the data migration filled; put the library back.
     install_builtin_protocols(Protocol)
-    return Protocol.objects.get(slug="iv-ketamine-induction-trd")
+    return Protocol.objects.get(slug=factories.IV_INDUCTION)
 
 
 @pytest.fixture()
 def make_plan(patient, provider, iv_protocol):
-    def make(*, now=NOW, start_date=None, protocol=None, **kwargs):
-        return services.plan_create(
+    """``make_plan(now=..., start_date=..., **plan_create options)``: a plan for the shared patient
+    (or ``patient=``), starting two days after ``now`` unless told otherwise."""
+
+    def make(*, now: dt.datetime = NOW, start_date: dt.date | None = None, **kwargs):
+        return factories.make_plan(
             patient=kwargs.pop("patient", patient),
             provider=provider,
-            protocol=protocol or iv_protocol,
+            protocol_version=kwargs.pop("protocol", None) or iv_protocol,
             start_date=start_date or (now + dt.timedelta(days=2)).date(),
             now=now,
             **kwargs,
         ).plan
 
     return make
+
+
+@pytest.fixture()
+def plan(patient, provider, iv_protocol) -> TreatmentPlan:
+    """A plan starting a week from now, so its preparation reminders are still to come."""
+    return factories.plan_a_week_ahead(patient, provider)
 
 
 @pytest.fixture()

@@ -65,7 +65,12 @@ def browser(monkeypatch) -> Iterator:
 
 
 @pytest.fixture()
-def page(browser, live_server) -> Iterator:
+def page(browser, live_server, settings) -> Iterator:
+    # The server runs on the test's clock (tests/support/clock.py), Chromium on the machine's: a
+    # cookie stamped to expire two weeks after the test's "now" may already be past for the
+    # browser. Session-lifetime cookies keep logins independent of the day the suite runs.
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    settings.CSRF_COOKIE_AGE = None
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1400, "height": 1000}
     )

@@ -57,6 +57,6 @@ def test_patient_changes_their_own_preferences_but_not_their_name(client_as, pla
     response = me.patch("/api/v1/me/", {"quiet_start": "22:00", "first_name": "X"}, format="json")
     assert response.status_code == 200
     assert response.json()["quiet_start"] == "22:00:00"
-    assert response.json()["first_name"] == "Robin"
+    assert response.json()["first_name"] == "Avery"
     out = me.patch("/api/v1/me/", {"email_consent": False}, format="json").json()
     assert out["email_consent"] is False and out["email_consent_method"] == "web"

@@ -26,15 +26,13 @@ from backend.reminders.channels.sms import TwilioBackend, get_sms_backend
 from backend.reminders.ics import item_uid
 from backend.reminders.links import UNSUBSCRIBE_MAX_AGE, absolute, read_token
 from backend.reminders.models import DeliveryAttempt, Reminder
-from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
-    CLINIC_EMAIL,
-    PATIENT_MOBILE,
-    clinic_fixture,
-    patient_fixture,
-    plan_fixture,
-    provider_fixture,
-)
 from tests.backend.reminders.servers import FakeTwilio, SmtpServer, free_port
+from tests.factories import (
+    SHARED_CLINIC_EMAIL as CLINIC_EMAIL,
+)
+from tests.factories import (
+    SHARED_PATIENT_MOBILE as PATIENT_MOBILE,
+)
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,11 +17,13 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection
+from django.utils import timezone
 
 from backend.reminders import dispatch
 from backend.reminders.models import DeliveryAttempt, Reminder
 from backend.reminders.tasks import dispatch_due
 from tests.conftest import ROOT
+from tests.support.clock import clocked_env, wait_until
 
 DISPATCH_LEASE_S, SEND_LEASE_S = 4, 3
 
@@ -51,6 +52,7 @@ def fault_env(tmp_path, redis_url, settings):
         "REMINDER_DISPATCH_LEASE_S": str(DISPATCH_LEASE_S),
         "REMINDER_SEND_LEASE_S": str(SEND_LEASE_S),
         "PYTHONPATH": str(ROOT),
+        **clocked_env(),
     }
     return env, record
 
@@ -61,6 +63,7 @@ class Worker:
             [
                 sys.executable,
                 "-m",
+                "tests.support.clocked",  # the worker runs on this test's clock
                 "celery",
                 "-A",
                 "backend",
@@ -99,7 +102,7 @@ class Worker:
 
 
 def _make_due(plan, *, count: int) -> list[int]:
-    now = dt.datetime.now(dt.UTC)
+    now = timezone.now()
     ids = list(
         plan.reminders.filter(audience="patient", channel="email")
         .order_by("id")
@@ -116,13 +119,14 @@ def _sent_lines(record: Path) -> Counter:
 
 
 def _drain(ids, *, timeout: float) -> None:
-    """Run the dispatcher like beat would until every row is final."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Run the dispatcher like beat would until every row is final (rows whose lease has not run
+    out yet are claimed again once it has)."""
+
+    def all_final() -> bool:
         dispatch_due()
-        if not Reminder.objects.filter(id__in=ids, status__in=Reminder.PENDING).exists():
-            return
-        time.sleep(0.5)
+        return not Reminder.objects.filter(id__in=ids, status__in=Reminder.PENDING).exists()
+
+    wait_until(all_final, timeout=timeout, interval=0.5, what="every reminder to be final")
 
 
 @pytest.fixture()
@@ -130,10 +134,8 @@ def daytime_plan(make_plan, patient):
     """A plan whose patient has no quiet hours, so real-time sends are never deferred."""
     type(patient).objects.filter(pk=patient.pk).update(quiet_start=None, quiet_end=None)
     patient.refresh_from_db()
-    return make_plan(
-        now=dt.datetime.now(dt.UTC),
-        start_date=(dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).date(),
-    )
+    now = timezone.now()
+    return make_plan(now=now, start_date=(now + dt.timedelta(days=3)).date())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -144,9 +146,12 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(fault_
     first = Worker({**env, "SLOW_SEND_S": "0.4"}, "doomed")
     try:
         dispatch_due()
-        deadline = time.monotonic() + 60
-        while sum(_sent_lines(record).values()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(
+            lambda: sum(_sent_lines(record).values()) >= 3,
+            timeout=60,
+            interval=0.05,
+            what="the doomed worker's first sends",
+        )
         first.kill()
     finally:
         first.stop()
@@ -154,8 +159,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(fault_
     assert 3 <= sent_before < 12, "the worker was killed in the middle of the batch"
     second = Worker(env, "survivor")
     try:
-        time.sleep(max(DISPATCH_LEASE_S, SEND_LEASE_S) + 1)  # the dead worker's leases run out
-        _drain(ids, timeout=60)
+        _drain(ids, timeout=60)  # as the dead worker's leases run out, its rows go out again
     finally:
         second.stop()
     rows = Reminder.objects.filter(id__in=ids)
@@ -180,8 +184,7 @@ def test_redis_flushed_while_reminders_are_pending_loses_nothing(
     redis.Redis.from_url(redis_url).flushdb()  # Redis keeps nothing: every message is gone
     worker = Worker(env, "after-flush")
     try:
-        time.sleep(DISPATCH_LEASE_S + 1)
-        _drain(ids, timeout=60)
+        _drain(ids, timeout=60)  # once the lost messages' leases run out
     finally:
         worker.stop()
     assert set(Reminder.objects.filter(id__in=ids).values_list("status", flat=True)) == {"sent"}
@@ -192,7 +195,7 @@ def test_redis_flushed_while_reminders_are_pending_loses_nothing(
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_over_thousands_of_rows_claim_each_once(daytime_plan):
     template = daytime_plan.reminders.filter(audience="patient").first()
-    now = dt.datetime.now(dt.UTC)
+    now = timezone.now()
     rows = [
         Reminder(
             plan=daytime_plan,
@@ -245,4 +248,4 @@ def test_a_database_error_mid_claim_leaves_no_half_claimed_rows(daytime_plan):
     assert set(Reminder.objects.filter(id__in=ids).values_list("status", flat=True)) == {
         "scheduled"
     }
-    assert set(dispatch.claim_due(now=dt.datetime.now(dt.UTC))) >= set(ids)
+    assert set(dispatch.claim_due(now=timezone.now())) >= set(ids)

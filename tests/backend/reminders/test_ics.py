@@ -13,14 +13,14 @@ from backend.plans import services
 from backend.plans.models import PlanItem
 from backend.reminders import messages
 from backend.reminders.ics import item_uid, session_invitation
-from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
-    CLINIC_EMAIL,
-    CLINIC_NAME,
-    PATIENT_EMAIL,
-    clinic_fixture,
-    patient_fixture,
-    plan_fixture,
-    provider_fixture,
+from tests.factories import (
+    SHARED_CLINIC_EMAIL as CLINIC_EMAIL,
+)
+from tests.factories import (
+    SHARED_CLINIC_NAME as CLINIC_NAME,
+)
+from tests.factories import (
+    SHARED_PATIENT_EMAIL as PATIENT_EMAIL,
 )
 
 pytestmark = pytest.mark.django_db

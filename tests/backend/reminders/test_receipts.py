@@ -6,6 +6,7 @@ import json
 import pytest
 
 from backend.reminders.models import Reminder
+from tests.factories import SHARED_PATIENT_EMAIL
 
 URL = "/webhooks/anymail/postmark/tracking/"
 
@@ -38,7 +39,7 @@ def test_a_hard_bounce_fails_the_reminder(client, sent_email):
             "Type": "HardBounce",
             "TypeCode": 1,
             "MessageID": "pm-123",
-            "Email": "robin.hale@example.com",
+            "Email": SHARED_PATIENT_EMAIL,
             "BouncedAt": "2026-03-02T15:00:00Z",
             "ID": 42,
         },
@@ -56,7 +57,7 @@ def test_a_delivery_is_recorded(client, sent_email):
         {
             "RecordType": "Delivery",
             "MessageID": "pm-123",
-            "Recipient": "robin.hale@example.com",
+            "Recipient": SHARED_PATIENT_EMAIL,
             "DeliveredAt": "2026-03-02T15:00:00Z",
         },
     )

@@ -16,12 +16,8 @@ from django.urls import reverse
 from backend.patients.models import ConsentMethod, Patient
 from backend.reminders import links, messages
 from backend.reminders.models import Reminder
-from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
-    CLINIC_NAME,
-    clinic_fixture,
-    patient_fixture,
-    plan_fixture,
-    provider_fixture,
+from tests.factories import (
+    SHARED_CLINIC_NAME as CLINIC_NAME,
 )
 
 pytestmark = pytest.mark.django_db

@@ -18,16 +18,13 @@ from twilio.request_validator import RequestValidator
 from backend.patients.models import ConsentMethod, Patient
 from backend.reminders.links import absolute
 from backend.reminders.models import Reminder
-from tests.backend.reminders.fixtures import (  # noqa: F401 - pytest fixtures
-    CLINIC_NAME,
-    PATIENT_MOBILE,
-    clinic_fixture,
-    patient_fixture,
-    plan_fixture,
-    plan_for,
-    provider_fixture,
+from tests.factories import (
+    SHARED_CLINIC_NAME as CLINIC_NAME,
 )
-from tests.factories import PatientFactory
+from tests.factories import (
+    SHARED_PATIENT_MOBILE as PATIENT_MOBILE,
+)
+from tests.factories import PatientFactory, plan_a_week_ahead
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +209,7 @@ def test_stop_opts_out_of_sms_and_cancels_pending_texts_only(client, plan, word)
 
 def test_stop_leaves_other_patients_alone(client, plan, clinic, provider):
     other = PatientFactory(clinic=clinic, mobile="+13125550178")
-    other_plan = plan_for(other, provider)
+    other_plan = plan_a_week_ahead(other, provider)
     before = counts(other_plan, "sms")
 
     signed_post(client, "twilio-inbound", inbound_params("STOP"))
