@@ -39,7 +39,10 @@ def pytest_configure(config):
     if not url:
         from backend.core.embedded_redis import EmbeddedRedis
 
-        _embedded = EmbeddedRedis(ROOT / "var" / "test-redis")
+        # Under libfaketime (CI's moved-clock runs) redis-server hangs at start-up: jemalloc and the
+        # preloaded clock call each other. Redis is only the broker; it keeps the machine's clock.
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        _embedded = EmbeddedRedis(ROOT / "var" / "test-redis", env=env)
         url = _embedded.start()
         os.environ["REDIS_URL"] = url
     from django.conf import settings

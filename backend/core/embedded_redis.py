@@ -45,8 +45,9 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
+        self.env = env  # None: this process's environment
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -74,6 +75,7 @@ class EmbeddedRedis:
                 str(self.workdir / f"redis-{self.port}.log"),
             ],
             stdin=subprocess.DEVNULL,
+            env=self.env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

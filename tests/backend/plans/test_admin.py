@@ -30,6 +30,7 @@ from tests.factories import (
     next_weekday,
     protocol,
 )
+from tests.support.clock import SUITE_NOW as NOW
 
 # Measured (SQLite and PostgreSQL, warm caches): the plan list runs 10 queries whatever the number
 # of plans, the plan page 18 whatever the number of items and reminders. The bounds leave room for
@@ -95,7 +96,11 @@ def coordinator_client(client, home):
 
 @pytest.fixture()
 def plan(home):
-    return make_plan(patient=home.patient, provider=home.provider).plan
+    """The IV course from Thursday 5 March 2026, planned on the suite's Monday 2 March: dosing
+    session 3 is on Monday 9 March at 09:00, an hour after the integration session for dose 2."""
+    return make_plan(
+        patient=home.patient, provider=home.provider, start_date=dt.date(2026, 3, 5), now=NOW
+    ).plan
 
 
 def new_plan_data(home, *, start_date: dt.date | None = None, slug: str = IV_INDUCTION) -> dict:
