@@ -17,7 +17,8 @@ Context variables (the backend supplies these; ``REQUIRED_CONTEXT`` says which e
 - ``item_when``: the item's local date and time, formatted, e.g. "Tue 3 Mar, 9:00 AM".
 - ``item_date``, ``item_time``: the same, date or time alone ("Tue 3 Mar", "9:00 AM").
 - ``schedule_url``: the patient's schedule link, or the provider's dashboard for provider kinds.
-- ``unsubscribe_url``: the signed email unsubscribe link; always required.
+- ``unsubscribe_url``: the patient's signed email unsubscribe link; required for patient kinds and
+  never given to provider kinds (a provider holding it could opt the patient out).
 - ``link_url``: the action link: journal entry, check-in, questionnaire or provider task form.
   SMS texts are measured with links of up to 60 characters.
 - ``names_treatment`` (bool): the clinic allows naming the treatment. Always required. Even when
@@ -65,7 +66,9 @@ PATIENT_KINDS: tuple[str, ...] = tuple(k for k in MESSAGE_KINDS if k not in PROV
 LANGUAGES: tuple[str, ...] = ("en", "es")
 CHANNEL_FILES: tuple[str, ...] = ("subject.txt", "body.txt", "body.html", "sms.txt")
 
-_ALWAYS = frozenset({"clinic_name", "clinic_phone", "unsubscribe_url", "names_treatment"})
+_COMMON = frozenset({"clinic_name", "clinic_phone", "names_treatment"})
+# Patients' messages carry their own unsubscribe link; providers' never carry a patient's link.
+_ALWAYS = _COMMON | {"unsubscribe_url"}
 _SESSION = frozenset({"patient_first_name", "item_title", "item_when", "schedule_url"})
 
 # What each kind's templates use. render_message refuses a context without these, rather than
@@ -80,8 +83,8 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "check_in_invitation": _ALWAYS | {"patient_first_name", "item_title", "item_when", "link_url"},
     "assessment_prompt": _ALWAYS | {"patient_first_name", "item_title", "link_url", "repeat_index"},
     "booster_reminder": _ALWAYS | _SESSION,
-    "provider_checkins_tomorrow": _ALWAYS | {"provider_name", "items", "schedule_url"},
-    "provider_task_due": _ALWAYS | {"provider_name", "task_title", "due_date", "link_url"},
+    "provider_checkins_tomorrow": _COMMON | {"provider_name", "items", "schedule_url"},
+    "provider_task_due": _COMMON | {"provider_name", "task_title", "due_date", "link_url"},
     "session_changed": _ALWAYS | _SESSION,
     "session_cancelled": _ALWAYS | _SESSION,
 }

@@ -119,14 +119,18 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         "names_treatment": clinic.name_treatment_in_messages and bool(treatment_name),
         "treatment_name": treatment_name,
         "patient_first_name": patient.first_name,
-        "unsubscribe_url": links.unsubscribe_url(patient.pk),
-        "schedule_url": links.patient_schedule_url(patient.pk),
         "repeat_index": reminder.repeat_index,
     }
+    if to_patient:
+        # A patient's signed links go to that patient only: a provider who clicked one would act
+        # as the patient (opt them out, see their schedule).
+        context["unsubscribe_url"] = links.unsubscribe_url(patient.pk)
+        context["schedule_url"] = links.patient_schedule_url(patient.pk)
     if item is not None:
         when, day, time = _when(item.start, zone, language)
         context.update(item_title=item.title, item_when=when, item_date=day, item_time=time)
-        context["link_url"] = links.patient_item_url(patient.pk, item.pk)
+        if to_patient:
+            context["link_url"] = links.patient_item_url(patient.pk, item.pk)
     if reminder.audience == Reminder.Audience.PROVIDER:
         provider = reminder.provider
         context["provider_name"] = provider.user.get_full_name() or provider.user.get_username()

@@ -44,3 +44,19 @@ def test_the_treatment_is_named_only_when_the_clinic_allows_it(reminder):
     assert context["names_treatment"] is True and context["treatment_name"] == "ketamine"
     rendered = messages.render(reminder, channel="email")
     assert "ketamine" not in rendered.subject.lower()  # never in a subject
+
+
+@pytest.mark.django_db
+def test_provider_messages_carry_no_patient_link(make_plan):
+    """A patient's signed links act as that patient: a provider's notice must never hold one."""
+    plan = make_plan()
+    for_providers = list(plan.reminders.filter(audience="provider"))
+    kinds = {r.message_kind for r in for_providers}
+    assert {"provider_task_due", "provider_checkins_tomorrow"} <= kinds
+    for reminder in for_providers:
+        rendered = messages.render(reminder)
+        for part in (rendered.subject, rendered.text, rendered.html, rendered.sms):
+            assert "/unsubscribe/" not in part and "/p/" not in part, (reminder.key, part)
+        assert "ask your clinic's coordinator" in rendered.text
+    patient_email = plan.reminders.filter(audience="patient", channel="email").first()
+    assert "/unsubscribe/" in messages.render(patient_email).text
