@@ -17,7 +17,9 @@ from backend.clinics.models import Coordinator, Provider
 USER_FIELDS = frozenset({"id", "is_superuser", "username", "first_name", "last_name", "email",
                          "is_staff", "is_active"})  # fmt: skip
 LINK_FIELDS = frozenset({"id", "user_id", "clinic_id"})
-LINKS = (Coordinator, Provider)  # the staff roles, joined in; a patient's row loads for patients
+# The staff roles, joined in with the fields a request reads (a provider's `active` decides
+# whether they have a role at all); a patient's row loads for patients.
+LINKS = ((Coordinator, LINK_FIELDS), (Provider, LINK_FIELDS | {"active"}))
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -66,10 +68,12 @@ def _token_statement(db: str) -> tuple[str, Columns, tuple[Columns, ...]]:
     user_model = get_user_model()
     user_columns = columns(user_model, USER_FIELDS, "u", db)
     user_pk = f"u.{quote(db, user_model, user_model._meta.pk.name)}"
-    link_columns = tuple(columns(model, LINK_FIELDS, f"l{n}", db) for n, model in enumerate(LINKS))
+    link_columns = tuple(
+        columns(model, fields, f"l{n}", db) for n, (model, fields) in enumerate(LINKS)
+    )
     joins = [
         f"LEFT JOIN {quote(db, model)} l{n} ON l{n}.{quote(db, model, 'user')} = {user_pk}"
-        for n, model in enumerate(LINKS)
+        for n, (model, _) in enumerate(LINKS)
     ]
     selected = [*user_columns.sql, *(sql for c in link_columns for sql in c.sql)]
     # Identifiers only, from the models' metadata; the key is always a query parameter.

@@ -40,7 +40,8 @@ def _lookup_role(user) -> Role:
     if hasattr(user, "coordinator"):
         return Role.COORDINATOR
     if hasattr(user, "provider"):
-        return Role.PROVIDER
+        # A provider the clinic deactivated keeps their login but has no role here.
+        return Role.PROVIDER if user.provider.active else Role.NONE
     if hasattr(user, "patient"):
         return Role.PATIENT
     return Role.NONE

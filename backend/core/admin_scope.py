@@ -1,8 +1,20 @@
-"""Row-level scoping for the admin: coordinators see their clinic, providers their patients."""
+"""Row-level scoping for the admin: coordinators see their clinic, providers their patients.
+
+Scope is enforced twice, so that no admin view can step around it:
+
+- ``get_queryset`` narrows every list, search, autocomplete and bulk action to the user's rows;
+- ``has_view/change/delete_permission(request, obj)`` refuse any single object outside that scope.
+  Django's change and delete views and the views packages add (django-simple-history's history
+  list, history form and revert) all ask these before showing or changing an object, even when they
+  load it themselves, e.g. from the history table. A new view that asks for permission is scoped
+  without being written for it.
+
+A provider whose ``active`` flag is off has no access at all, whatever their groups say.
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 
 def clinic_of(user):
@@ -11,6 +23,14 @@ def clinic_of(user):
         return coordinator.clinic_id
     provider = getattr(user, "provider", None)
     return provider.clinic_id if provider is not None else None
+
+
+def is_active_staff(user) -> bool:
+    """Logged in, active, and -- for a provider -- not deactivated by the clinic."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    provider = getattr(user, "provider", None)
+    return provider is None or provider.active
 
 
 class ClinicScopedAdminMixin:
@@ -24,6 +44,8 @@ class ClinicScopedAdminMixin:
         user = request.user
         if user.is_superuser:
             return qs
+        if not is_active_staff(user):
+            return qs.none()
         if hasattr(user, "coordinator"):
             return qs.filter(**{self.clinic_field: user.coordinator.clinic_id})
         if hasattr(user, "provider") and self.provider_field:
@@ -36,3 +58,33 @@ class ClinicScopedAdminMixin:
 
     def get_queryset(self, request):
         return self.scope(request, super().get_queryset(request))
+
+    def in_scope(self, request, obj: Model | None) -> bool:
+        """May this user act on ``obj`` at all? ``None`` (the model as a whole) defers to scope.
+
+        The answer is memoised per request: a change page asks several times per object.
+        """
+        if request.user.is_superuser:
+            return True
+        if not is_active_staff(request.user):
+            return False
+        if obj is None or obj.pk is None:
+            return True
+        memo = request.__dict__.setdefault("_aftercare_scope", {})
+        key = (self.model._meta.label, obj.pk)
+        if key not in memo:
+            live = self.model._default_manager.filter(pk=obj.pk)
+            memo[key] = self.scope(request, live).exists()
+        return memo[key]
+
+    def has_module_permission(self, request):
+        return is_active_staff(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.in_scope(request, obj)

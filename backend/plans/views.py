@@ -64,8 +64,8 @@ def patient_item(request: HttpRequest, token: str, item_id: int) -> HttpResponse
 @login_required
 def provider_dashboard(request: HttpRequest) -> HttpResponse:
     provider = getattr(request.user, "provider", None)
-    if provider is None:
-        raise PermissionDenied("Only providers have a dashboard.")
+    if provider is None or not provider.active:
+        raise PermissionDenied("Only active providers have a dashboard.")
     items = selectors.provider_upcoming_items(provider_id=provider.pk, now=timezone.now())
     return render(request, "pages/provider_dashboard.html", {"provider": provider, "items": items})
 

@@ -86,3 +86,20 @@ def test_a_token_answers_for_every_role_as_a_session_does(path, users, plan, cli
         tokened = by_token.get(url)
         assert (role, tokened.status_code) == (role, forced.status_code)
         assert tokened.content == forced.content, role
+
+
+@pytest.mark.django_db
+def test_a_deactivated_provider_keeps_no_access_to_the_api_or_the_dashboard(users, plan, client):
+    provider_user = users["provider"]
+    token = Token.objects.create(user=provider_user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    url = f"/api/v1/plans/{plan.pk}/"
+    assert api.get(url).status_code == 200
+    client.force_login(provider_user)
+    assert client.get("/provider/").status_code == 200
+
+    provider_user.provider.active = False
+    provider_user.provider.save(update_fields=["active"])
+    assert api.get(url).status_code == 403
+    assert client.get("/provider/").status_code == 403
