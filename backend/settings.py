@@ -196,6 +196,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "backend.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "backend.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "backend.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Writes are limited per user (scope "writes"), token requests per client address ("login").
     "DEFAULT_THROTTLE_CLASSES": ["backend.api.throttles.WriteRateThrottle"],
     # Client addresses come from REMOTE_ADDR unless this many trusted proxies sit in front;

@@ -7,6 +7,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.settings import api_settings
 
 from backend.api.throttles import LoginRateThrottle
 
@@ -16,6 +17,8 @@ class TokenView(ObtainAuthToken):
 
     permission_classes = [AllowAny]
     authentication_classes = []
+    # ObtainAuthToken names DRF's own parsers; the API's (settings) bound the JSON nesting.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     throttle_classes = [LoginRateThrottle]
 
 

@@ -1,10 +1,9 @@
 """API test fixtures: two clinics, one user per role, a plan built through the service, and
-clients signed in as each role. Time stands at NOW (the plans' "now") with the clock ticking."""
+clients signed in as each role. Time stands at NOW (the suite's clock, tests/support/clock.py)."""
 
 from __future__ import annotations
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from rest_framework.test import APIClient
@@ -20,11 +19,11 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def _clock_and_throttles():
-    for alias in ("default", "throttle"):  # throttle counters and the plan cache
+def _fresh_throttles():
+    """Throttle counters and the plan cache start empty (the clock is the suite's, at NOW)."""
+    for alias in ("default", "throttle"):
         caches[alias].clear()
-    with time_machine.travel(NOW, tick=True):
-        yield
+    yield
     for alias in ("default", "throttle"):
         caches[alias].clear()
 

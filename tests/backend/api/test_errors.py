@@ -217,3 +217,18 @@ def test_moving_an_item_where_the_clinic_is_closed_names_start(coordinator_clien
     )
     assert response.status_code == 400
     assert errors_of(response) == {"start": "calendar.closed"}
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "url"),
+    [
+        ("anonymous", "POST", "/api/v1/auth/token/"),
+        ("coordinator", "POST", "/api/v1/plans/preview/"),
+        ("patient", "PATCH", "/api/v1/me/"),
+    ],
+)
+def test_deeply_nested_json_is_a_400_in_the_api_shape_not_a_500(client_as, role, method, url):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client_as(role).generic(method, url, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    assert errors_of(response) == {None: "parse_error"}
