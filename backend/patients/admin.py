@@ -1,17 +1,50 @@
+from django import forms
 from django.contrib import admin
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
-from backend.patients.models import Patient
+from backend.patients import services
+from backend.patients.models import ConsentMethod, Patient
+
+# How staff can have taken consent; the other methods belong to the patient's own actions.
+STAFF_CONSENT_METHODS = [
+    (ConsentMethod.WRITTEN.value, ConsentMethod.WRITTEN.label),
+    (ConsentMethod.VERBAL.value, ConsentMethod.VERBAL.label),
+]
+CONSENT_STAMPS = [
+    "email_consent_at",
+    "email_consent_method",
+    "sms_consent_at",
+    "sms_consent_method",
+]
+
+
+class PatientForm(forms.ModelForm):
+    consent_method = forms.ChoiceField(
+        choices=STAFF_CONSENT_METHODS,
+        initial=ConsentMethod.WRITTEN,
+        help_text="How the patient gave or withdrew consent, if you change it here. "
+        "When and how are recorded for you.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["email_consent", "sms_consent"]  # the admin's fieldsets add the rest
 
 
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+    """Patients are saved through the patient service, so consent is stamped (when, how) and a
+    withdrawal opts the patient out and cancels that channel's pending reminders, as it does from
+    the API and the patient's own page. The stamps themselves are read-only."""
+
+    form = PatientForm
     provider_field = "plans__provider"
     list_display = ["__str__", "email", "mobile", "time_zone", "sms_consent", "email_consent"]
     search_fields = ["first_name", "last_name", "email", "mobile"]
     list_filter = ["sms_consent", "email_consent", "language"]
-    readonly_fields = ["email_opted_out_at", "sms_opted_out_at"]
+    readonly_fields = [*CONSENT_STAMPS, "email_opted_out_at", "sms_opted_out_at"]
     fieldsets = [
         (
             None,
@@ -37,6 +70,7 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             "Consent",
             {
                 "fields": [
+                    "consent_method",
                     "email_consent",
                     "email_consent_at",
                     "email_consent_method",
@@ -63,3 +97,18 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
             kwargs["queryset"] = Clinic.objects.filter(pk=clinic_of(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        method = form.cleaned_data["consent_method"]
+        values = {f: v for f, v in form.cleaned_data.items() if f != "consent_method"}
+        if change:
+            changed = {f: values[f] for f in form.changed_data if f in values}
+            saved = services.patient_update(
+                patient=obj, changes=changed, consent_method=method, now=timezone.now()
+            )
+        else:
+            saved = services.patient_create(
+                values=values, consent_method=method, now=timezone.now()
+            )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
