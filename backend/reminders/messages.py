@@ -168,6 +168,9 @@ def build_sms(reminder: Reminder, rendered: RenderedMessage) -> OutgoingSms:
         body=rendered.sms,
         reminder_id=reminder.pk,
         status_callback=links.absolute(reverse("twilio-status")),
+        sender=reminder.plan.clinic.sms_from_number.as_e164
+        if reminder.plan.clinic.sms_from_number
+        else "",
     )
 
 

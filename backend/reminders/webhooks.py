@@ -18,6 +18,7 @@ from phonenumbers import NumberParseException
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from backend.clinics.models import Clinic
 from backend.patients.models import Patient
 from backend.reminders import consent
 from backend.reminders.links import absolute
@@ -41,7 +42,26 @@ def _verified(request: HttpRequest) -> bool:
     if not signature or not settings.TWILIO_AUTH_TOKEN:
         return False
     validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-    return validator.validate(absolute(request.path), request.POST.dict(), signature)
+    # Twilio signs the full URL it called, query string included.
+    return validator.validate(absolute(request.get_full_path()), request.POST.dict(), signature)
+
+
+def _number(raw: str) -> PhoneNumber | None:
+    try:
+        number = PhoneNumber.from_string(raw, region="US")
+    except NumberParseException:  # alphanumeric sender or no number: nobody to look up
+        return None
+    return number if number.is_valid() else None
+
+
+def _clinics_reached(to: PhoneNumber | None):
+    """The clinics that text from the number a patient wrote to: those with it as their own
+    sending number, else every clinic sending from the account's shared number."""
+    if to is not None:
+        own = Clinic.objects.filter(sms_from_number=to.as_e164)
+        if own.exists():
+            return own
+    return Clinic.objects.filter(sms_from_number="")
 
 
 @csrf_exempt
@@ -71,18 +91,22 @@ def _twiml(text: str | None) -> HttpResponse:
     return HttpResponse(str(response), content_type="application/xml")
 
 
+def _patients(sender: PhoneNumber, clinics):
+    """The patients a keyword speaks for: that mobile, at the clinics that text from that number."""
+    return Patient.objects.filter(mobile=sender.as_e164, clinic__in=clinics).select_related(
+        "clinic"
+    )
+
+
 @csrf_exempt
 @require_POST
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _verified(request):
         return HttpResponseForbidden("invalid Twilio signature")
     word = request.POST.get("Body", "").strip().upper().rstrip(".!")
-    try:
-        number = PhoneNumber.from_string(request.POST.get("From", ""), region="US")
-    except NumberParseException:  # alphanumeric sender or no From: nobody to look up
-        number = None
-    valid = number is not None and number.is_valid()
-    patients = list(Patient.objects.filter(mobile=number.as_e164)) if valid else []
+    sender = _number(request.POST.get("From", ""))
+    clinics = _clinics_reached(_number(request.POST.get("To", "")))
+    patients = [] if sender is None else list(_patients(sender, clinics))
     now = timezone.now()
     if word in STOP_WORDS:
         for patient in patients:
@@ -91,11 +115,15 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         # second text, so reply with empty TwiML.
         return _twiml(None)
     if word in START_WORDS:
+        # START undoes a STOP: it restores texts to patients who opted out, and never grants
+        # consent to a patient who did not give it (a shared or recycled number).
         for patient in patients:
-            consent.opt_in_sms(patient=patient, now=now)
+            if patient.sms_opted_out_at is not None:
+                consent.opt_in_sms(patient=patient, now=now)
         return _twiml(None)
     if word in HELP_WORDS:
-        clinic = patients[0].clinic if patients else None
+        named = {p.clinic for p in patients} or set(clinics[:2])
+        clinic = named.pop() if len(named) == 1 else None
         contact = "your clinic"
         if clinic and clinic.phone:
             contact = f"{clinic.name} {clinic.phone.as_national}"

@@ -26,6 +26,7 @@ class OutgoingSms:
     body: str
     reminder_id: int
     status_callback: str = ""
+    sender: str = ""  # the clinic's own sending number; blank: the account's shared sender
 
 
 @dataclass(frozen=True)

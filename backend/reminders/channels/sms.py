@@ -81,7 +81,10 @@ class TwilioBackend(BaseSmsBackend):
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         kwargs = {"to": message.to, "body": message.body}
-        if settings.TWILIO_MESSAGING_SERVICE_SID:
+        if message.sender:
+            # Replies (STOP, START, HELP) then reach the clinic that sent the text.
+            kwargs["from_"] = message.sender
+        elif settings.TWILIO_MESSAGING_SERVICE_SID:
             kwargs["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
         else:
             kwargs["from_"] = settings.TWILIO_FROM_NUMBER

@@ -264,6 +264,16 @@ def test_twilio_backend_sends_through_the_sdk_to_the_messages_resource(twilio, p
     assert re.fullmatch(r"SM[0-9a-f]{32}", sid)
 
 
+def test_a_clinic_with_its_own_number_texts_from_it_so_replies_reach_it(twilio, plan):
+    plan.clinic.sms_from_number = "+13125550111"
+    plan.clinic.save(update_fields=["sms_from_number"])
+    reminder = pending(plan, channel="sms")
+
+    TwilioBackend().send(messages.build_sms(reminder, messages.render(reminder)))
+
+    assert twilio.requests[0].form["From"] == "+13125550111"
+
+
 def test_messaging_service_replaces_the_from_number(twilio, settings):
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "1" * 32
 

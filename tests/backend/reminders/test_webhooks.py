@@ -24,7 +24,7 @@ from tests.factories import (
 from tests.factories import (
     SHARED_PATIENT_MOBILE as PATIENT_MOBILE,
 )
-from tests.factories import PatientFactory, plan_a_week_ahead
+from tests.factories import ClinicFactory, PatientFactory, ProviderFactory, plan_a_week_ahead
 
 pytestmark = pytest.mark.django_db
 
@@ -61,12 +61,12 @@ def status_params(status: str, **extra) -> dict:
     }
 
 
-def inbound_params(body: str, sender: str = PATIENT_MOBILE) -> dict:
+def inbound_params(body: str, sender: str = PATIENT_MOBILE, to: str = "+15005550006") -> dict:
     return {
         "MessageSid": "SM" + "b" * 32,
         "AccountSid": "AC" + "0" * 32,
         "From": sender,
-        "To": "+15005550006",
+        "To": to,
         "Body": body,
         "NumMedia": "0",
         "ApiVersion": "2010-04-01",
@@ -300,3 +300,63 @@ def test_a_sender_that_is_not_a_phone_number_gets_an_answer_not_an_error(client,
     assert counts(plan, "sms") == before
     (text,) = twiml_messages(help_)
     assert "STOP" in text
+
+
+# --- Keywords act for the clinic whose number received them ------------------------------------
+
+OWN_NUMBER = "+13125550111"
+
+
+@pytest.fixture()
+def elsewhere_same_mobile(plan):
+    """The same mobile number on a patient of a second clinic that texts from its own number."""
+    other_clinic = ClinicFactory(name="Lakeside Clinic", sms_from_number=OWN_NUMBER)
+    other = PatientFactory(clinic=other_clinic, mobile=PATIENT_MOBILE)
+    return plan_a_week_ahead(other, ProviderFactory(clinic=other_clinic))
+
+
+def test_stop_to_one_clinics_number_leaves_the_other_clinics_patient_alone(
+    client, plan, elsewhere_same_mobile
+):
+    before = counts(elsewhere_same_mobile, "sms")
+
+    signed_post(client, "twilio-inbound", inbound_params("STOP", to=OWN_NUMBER))
+
+    assert Patient.objects.get(pk=elsewhere_same_mobile.patient_id).sms_opted_out_at is not None
+    assert Patient.objects.get(pk=plan.patient_id).sms_opted_out_at is None
+    assert counts(plan, "sms").get("cancelled", 0) == 0
+    assert counts(elsewhere_same_mobile, "sms") != before
+
+
+def test_start_never_grants_consent_a_patient_did_not_give(client, plan, elsewhere_same_mobile):
+    never = Patient.objects.filter(pk=plan.patient_id)
+    never.update(sms_consent=False, sms_consent_at=None, sms_consent_method="")
+    Patient.objects.filter(pk=elsewhere_same_mobile.patient_id).update(
+        sms_opted_out_at=NOW, sms_consent=False
+    )
+
+    signed_post(client, "twilio-inbound", inbound_params("START"))  # the shared number
+    signed_post(client, "twilio-inbound", inbound_params("START", to=OWN_NUMBER))
+
+    assert never.get().sms_consent is False, "START is not consent for a patient who never gave it"
+    restored = Patient.objects.get(pk=elsewhere_same_mobile.patient_id)
+    assert restored.sms_consent is True and restored.sms_opted_out_at is None
+
+
+def test_help_names_the_clinic_whose_number_was_texted(client, plan, elsewhere_same_mobile):
+    (text,) = twiml_messages(
+        signed_post(client, "twilio-inbound", inbound_params("HELP", to=OWN_NUMBER))
+    )
+    assert "Lakeside Clinic" in text and CLINIC_NAME not in text
+
+
+def test_a_signature_over_a_url_with_a_query_string_is_accepted(client, sent_sms):
+    path = reverse("twilio-status") + "?attempt=2"
+    params = status_params("delivered")
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(absolute(path), params)
+
+    response = client.post(path, params, headers={"X-Twilio-Signature": signature})
+
+    assert response.status_code == 204
+    sent_sms.refresh_from_db()
+    assert sent_sms.delivery_status == "delivered"
