@@ -1,13 +1,13 @@
 """Django settings for Aftercare, read from the environment in this one place.
 
-Every knob has a safe development default so `make run` works on a fresh clone; production
-(`DEBUG=false`) refuses to start on the development secret key or an empty ALLOWED_HOSTS, see
-`backend.core.checks.guard_production_settings`.
+DEBUG is off unless the environment turns it on (`make run` and the test settings do, for
+themselves), and with DEBUG off the service refuses to start on the development secret key or an
+empty ALLOWED_HOSTS, see `backend.core.checks.guard_production_settings`: a forgotten variable
+fails closed instead of signing patient links with a public key.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import environ
@@ -22,7 +22,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEV_SECRET_KEY = "aftercare-dev-only-secret-key-not-for-production"
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -100,11 +100,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-    # A file, not the in-memory default: Celery worker threads in tests need their own
-    # connections to the same database, with WAL and a busy timeout rather than shared-cache
-    # table locks.
-    # Named per process so that parallel test runs never share (and corrupt) one file.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-aftercare-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -241,7 +236,19 @@ LOGGING = {
 }
 
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # HTTPS only. X-Forwarded-Proto is believed only when a trusted proxy sits in front (the same
+    # NUM_PROXIES the API's client addresses use); without one, a client could claim https.
+    if env.int("NUM_PROXIES", default=0) > 0:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # container and uptime probes speak plain HTTP
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading is a commitment about the whole domain that its owner makes, not this service:
+    # off unless asked for, and the check that recommends it is silenced while it is off.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 

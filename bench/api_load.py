@@ -50,6 +50,7 @@ def _environment() -> dict:
         "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
         "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
+        "SECURE_SSL_REDIRECT": "false",  # the load runs over plain HTTP on loopback
     }  # fmt: skip
 
 

@@ -52,6 +52,7 @@ os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
 os.environ["SMS_BACKEND"] = "backend.reminders.channels.sms.MemoryBackend"
 os.environ["LOG_LEVEL"] = "WARNING"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+os.environ.setdefault("DEBUG", "true")  # the development defaults (secret key, hosts)
 
 import django  # noqa: E402
 

@@ -19,11 +19,13 @@ def guard_production_settings(
     if (
         not secret_key
         or secret_key == dev_secret_key
-        or secret_key.startswith("change-me")
-        or len(secret_key) < 40
+        or secret_key.startswith(("change-me", "django-insecure-"))
+        or len(secret_key) < 50  # Django's own deploy check (security.W009) asks for this much
+        or len(set(secret_key)) < 5
     ):
         problems.append(
-            "SECRET_KEY is the development default, a placeholder or shorter than 40 characters: "
+            "SECRET_KEY is the development default, a placeholder, shorter than 50 characters or "
+            "too repetitive: "
             "set SECRET_KEY to a long random value "
             '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
         )

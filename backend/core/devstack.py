@@ -23,6 +23,7 @@ def main() -> int:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("AFTERCARE_DEMO", "1")
+    env.setdefault("DEBUG", "true")  # local development only; the settings default to off
     env.setdefault("PYTHONUNBUFFERED", "1")
     redis = None
     if not env.get("REDIS_URL"):

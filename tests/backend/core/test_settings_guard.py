@@ -8,9 +8,12 @@ import pytest
 
 from tests.conftest import ROOT
 
+SECRET = "k7Qp2vX9sLm4Rt8Wz1Nb6Hc3Jd5Fg0Ya-Eu2Io7Pq9Ls4Tr6Vw8Xy1Zm3Bn5Cd"  # a test value only
+
 
 def _import_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    unset = {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "NUM_PROXIES"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import backend.settings"],
@@ -30,13 +33,67 @@ def test_refuses_default_secret_key_with_debug_off():
 
 
 def test_refuses_empty_allowed_hosts_with_debug_off():
-    result = _import_settings(DEBUG="false", SECRET_KEY="x" * 50)
+    result = _import_settings(DEBUG="false", SECRET_KEY=SECRET)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS is empty" in result.stderr
 
 
+def test_debug_is_off_unless_asked_for_so_the_development_key_is_refused():
+    result = _import_settings()
+    assert result.returncode != 0
+    assert "SECRET_KEY is the development default" in result.stderr
+
+
+def _deploy_check(**env: str) -> subprocess.CompletedProcess[str]:
+    production = {"DEBUG": "false", "SECRET_KEY": SECRET, "ALLOWED_HOSTS": "care.example.org"}
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, **production, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_check_without_warnings():
+    result = _deploy_check()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("proxies", "trusted"), [("0", False), ("1", True)])
+def test_the_forwarded_proto_header_is_trusted_only_behind_a_proxy(proxies, trusted):
+    code = "import backend.settings as s; print(hasattr(s, 'SECURE_PROXY_SSL_HEADER'))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DEBUG"},
+            "DEBUG": "false",
+            "SECRET_KEY": SECRET,
+            "ALLOWED_HOSTS": "care.example.org",
+            "NUM_PROXIES": proxies,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == str(trusted), result.stderr
+
+
+@pytest.mark.parametrize(
+    "weak", ["x" * 60, "short-but-random-Qp2vX9sLm4", "django-insecure-" + "a1b2c3" * 9]
+)
+def test_refuses_a_secret_key_django_would_flag(weak):
+    result = _import_settings(DEBUG="false", SECRET_KEY=weak, ALLOWED_HOSTS="care.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
 def test_starts_with_safe_production_settings():
-    result = _import_settings(DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="care.example.org")
+    result = _import_settings(DEBUG="false", SECRET_KEY=SECRET, ALLOWED_HOSTS="care.example.org")
     assert result.returncode == 0, result.stderr
 
 

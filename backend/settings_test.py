@@ -1,0 +1,21 @@
+"""Settings for the test suite: the development defaults, plus what only tests need.
+
+The suite runs on the development defaults (DEBUG on at import, so the development secret key is
+accepted; Django's test runner still runs each test with DEBUG off). Production settings are
+tested in fresh interpreters (tests/backend/core/test_settings_guard.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+
+from backend.settings import *  # noqa: F403
+from backend.settings import DATABASES, VAR_DIR
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not the in-memory default: Celery worker threads in tests need their own
+    # connections to the same database, with WAL and a busy timeout rather than shared-cache
+    # table locks. Named per process so that parallel test runs never share (and corrupt) one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-aftercare-{os.getpid()}.sqlite3")}
