@@ -29,9 +29,6 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DEMO_MODE = env.bool("AFTERCARE_DEMO", default=False)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
-guard_production_settings(
-    debug=DEBUG, secret_key=SECRET_KEY, dev_secret_key=DEV_SECRET_KEY, allowed_hosts=ALLOWED_HOSTS
-)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -268,3 +265,12 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
     ),
 }
+
+guard_production_settings(
+    debug=DEBUG,
+    secret_key=SECRET_KEY,
+    dev_secret_key=DEV_SECRET_KEY,
+    allowed_hosts=ALLOWED_HOSTS,
+    email_backend=EMAIL_BACKEND,
+    anymail=ANYMAIL,
+)

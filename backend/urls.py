@@ -5,8 +5,8 @@ from django.urls import include, path
 
 from backend.core.views import health
 from backend.plans import views as plan_views
+from backend.reminders import receipts, webhooks
 from backend.reminders import views as reminder_views
-from backend.reminders import webhooks
 
 urlpatterns = [
     path("health/", health, name="health"),
@@ -19,6 +19,11 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
-    # Email provider receipts (bounces, deliveries), verified by anymail's webhook secret.
-    path("webhooks/anymail/", include("anymail.urls")),
+    # Email provider receipts (bounces, deliveries): the configured provider only, and only with
+    # anymail's webhook secret set (receipts.email_tracking_webhook).
+    path(
+        "webhooks/anymail/<slug:esp>/tracking/",
+        receipts.email_tracking_webhook,
+        name="email-tracking-webhook",
+    ),
 ]

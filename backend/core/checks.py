@@ -6,7 +6,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def guard_production_settings(
-    *, debug: bool, secret_key: str, dev_secret_key: str, allowed_hosts: list[str]
+    *,
+    debug: bool,
+    secret_key: str,
+    dev_secret_key: str,
+    allowed_hosts: list[str],
+    email_backend: str = "",
+    anymail: dict | None = None,
 ) -> None:
     """Raise ImproperlyConfigured when DEBUG is off and a development default is still in use.
 
@@ -33,6 +39,12 @@ def guard_production_settings(
         problems.append(
             "ALLOWED_HOSTS is empty: set ALLOWED_HOSTS to the host names this service answers "
             "to, comma-separated (for example ALLOWED_HOSTS=care.example.org)."
+        )
+    if email_backend.startswith("anymail.") and not (anymail or {}).get("WEBHOOK_SECRET"):
+        problems.append(
+            f"EMAIL_BACKEND is {email_backend} but ANYMAIL has no WEBHOOK_SECRET: its delivery "
+            "receipts would be unauthenticated. Set ANYMAIL='WEBHOOK_SECRET=user:password' and "
+            "the same credentials in the provider's webhook URL."
         )
     if problems:
         raise ImproperlyConfigured("Refusing to start with DEBUG off. " + " ".join(problems))

@@ -4,14 +4,52 @@ Anymail normalises each provider's webhook (Postmark, SES, Mailgun, ...) into on
 checks its basic-auth secret (ANYMAIL["WEBHOOK_SECRET"]); here the event updates the reminder it
 is about, found by the provider's message id recorded when the email was sent. A hard bounce or
 rejection fails the reminder for good, so staff see that the address needs fixing.
+
+Only the provider the service sends through answers, and only with a webhook secret set: anymail
+itself accepts unauthenticated posts when no secret is configured (with a warning), which would
+let anyone mark a reminder failed. Every other provider's URL is a 404.
 """
 
 from __future__ import annotations
 
+import re
+
+from anymail import urls as anymail_urls
 from anymail.signals import EventType, tracking
+from anymail.utils import get_anymail_setting
+from django.conf import settings
 from django.dispatch import receiver
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from backend.reminders.models import Reminder
+
+# anymail's tracking view for each provider, by its name in anymail ("postmark", "amazon_ses").
+TRACKING_VIEWS = {
+    pattern.name.removesuffix("_tracking_webhook"): pattern.callback
+    for pattern in anymail_urls.urlpatterns
+    if pattern.name and pattern.name.endswith("_tracking_webhook")
+}
+_ANYMAIL_BACKEND = re.compile(r"anymail\.backends\.(\w+)\.EmailBackend")
+
+
+def configured_esp(email_backend: str | None = None) -> str | None:
+    """The anymail provider EMAIL_BACKEND sends through ("postmark"), or None for SMTP/files."""
+    found = _ANYMAIL_BACKEND.fullmatch(email_backend or settings.EMAIL_BACKEND)
+    return found.group(1) if found else None
+
+
+def webhook_secret() -> str | None:
+    return get_anymail_setting("webhook_secret", default=None)
+
+
+@csrf_exempt
+def email_tracking_webhook(request: HttpRequest, esp: str) -> HttpResponse:
+    """Hand a receipt to anymail's view for the configured provider; anything else is a 404."""
+    if esp != configured_esp() or esp not in TRACKING_VIEWS or not webhook_secret():
+        raise Http404("no such webhook")
+    return TRACKING_VIEWS[esp](request)
+
 
 FAILED_EVENTS = {EventType.BOUNCED, EventType.REJECTED, EventType.FAILED}
 

@@ -12,7 +12,7 @@ SECRET = "k7Qp2vX9sLm4Rt8Wz1Nb6Hc3Jd5Fg0Ya-Eu2Io7Pq9Ls4Tr6Vw8Xy1Zm3Bn5Cd"  # a t
 
 
 def _import_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    unset = {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "NUM_PROXIES"}
+    unset = {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "NUM_PROXIES", "EMAIL_BACKEND", "ANYMAIL"}
     clean = {k: v for k, v in os.environ.items() if k not in unset}
     clean.update(env)
     return subprocess.run(
@@ -90,6 +90,18 @@ def test_refuses_a_secret_key_django_would_flag(weak):
     result = _import_settings(DEBUG="false", SECRET_KEY=weak, ALLOWED_HOSTS="care.example.org")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_refuses_an_anymail_backend_without_a_webhook_secret():
+    production = {"DEBUG": "false", "SECRET_KEY": SECRET, "ALLOWED_HOSTS": "care.example.org"}
+    backend = "anymail.backends.postmark.EmailBackend"
+    refused = _import_settings(
+        **production, EMAIL_BACKEND=backend, ANYMAIL="POSTMARK_SERVER_TOKEN=t"
+    )
+    assert refused.returncode != 0
+    assert "WEBHOOK_SECRET" in refused.stderr
+    secret = "POSTMARK_SERVER_TOKEN=t,WEBHOOK_SECRET=user:pass"
+    assert _import_settings(**production, EMAIL_BACKEND=backend, ANYMAIL=secret).returncode == 0
 
 
 def test_starts_with_safe_production_settings():

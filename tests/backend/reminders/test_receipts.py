@@ -13,17 +13,18 @@ URL = "/webhooks/anymail/postmark/tracking/"
 
 @pytest.fixture()
 def sent_email(make_plan, settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret"}
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret", "POSTMARK_SERVER_TOKEN": "test-token"}
     plan = make_plan()
     reminder = plan.reminders.filter(channel="email").first()
     Reminder.objects.filter(pk=reminder.pk).update(status="sent", provider_message_id="pm-123")
     return reminder
 
 
-def _post(client, payload, secret="hook:s3cret"):
+def _post(client, payload, secret="hook:s3cret", url=URL):
     auth = base64.b64encode(secret.encode()).decode()
     return client.post(
-        URL,
+        url,
         data=json.dumps(payload),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Basic {auth}",
@@ -73,5 +74,27 @@ def test_a_webhook_without_the_secret_changes_nothing(client, sent_email):
         secret="hook:wrong",
     )
     assert response.status_code in (400, 401, 403)
+    sent_email.refresh_from_db()
+    assert sent_email.status == "sent"
+
+
+HARD_BOUNCE = {"RecordType": "Bounce", "Type": "HardBounce", "TypeCode": 1, "MessageID": "pm-123"}
+
+
+@pytest.mark.django_db
+def test_without_a_webhook_secret_the_receipt_url_does_not_answer(client, sent_email, settings):
+    """anymail alone would accept an unauthenticated post (with a warning): a forged bounce."""
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token"}
+    response = _post(client, HARD_BOUNCE, secret="anyone:anything")
+    assert response.status_code == 404
+    sent_email.refresh_from_db()
+    assert sent_email.status == "sent"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("esp", ["mailgun", "sendgrid", "amazon_ses", "no-such-esp"])
+def test_providers_the_service_does_not_send_through_are_not_routed(client, sent_email, esp):
+    response = _post(client, HARD_BOUNCE, url=f"/webhooks/anymail/{esp}/tracking/")
+    assert response.status_code == 404
     sent_email.refresh_from_db()
     assert sent_email.status == "sent"
