@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "phonenumber_field",
     "simple_history",
+    "axes",
     "backend.core",
     "backend.clinics",
     "backend.patients",
@@ -62,7 +63,22 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with 429
 ]
+
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords an account, and
+# separately an address, is locked for AXES_COOLOFF_HOURS, for the admin and the API's token
+# login alike; a successful login resets its counters.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "backend.core.client_address.client_address"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "backend.urls"
 WSGI_APPLICATION = "backend.wsgi.application"

@@ -69,16 +69,18 @@ def test_coordinator_builds_reschedules_and_cancels_a_plan(page, demo_data, scre
     page.fill("#id_email", "indigo.brightwater@example.com")
     page.fill("#id_mobile", "+12025550199")
     page.fill("#id_time_zone", "America/New_York")
+    page.select_option("#id_consent_method", "written")
     page.check("#id_email_consent")
-    page.select_option("#id_email_consent_method", "written")
     page.check("#id_sms_consent")
-    page.select_option("#id_sms_consent_method", "written")
     page.click("input[name=_save]")
     page.wait_for_url(re.compile(r"/patients/patient/$"))
     assert "Indigo Brightwater" in page.locator(".messagelist").inner_text()
     patient = Patient.objects.get(last_name="Brightwater")
     assert patient.clinic == clinic and str(patient.mobile) == "+12025550199"
     assert patient.email_consent and patient.sms_consent
+    # Stamped by the patient service, not typed: when and how.
+    assert patient.email_consent_method == patient.sms_consent_method == "written"
+    assert patient.email_consent_at is not None and patient.sms_consent_at is not None
 
     # --- Treatment plans -> Add: the New plan page, preview, confirm -----------------------------
     page.goto("/admin/")

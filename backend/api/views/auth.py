@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.settings import api_settings
 
@@ -19,6 +19,18 @@ class TokenView(ObtainAuthToken):
     authentication_classes = []
     # ObtainAuthToken names DRF's own parsers; the API's (settings) bound the JSON nesting.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes refused even to check the password: say so, rather than "wrong password".
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(
+                    detail="Too many failed logins for this account or address; try again later."
+                ) from None
+            raise
+
     throttle_classes = [LoginRateThrottle]
 
 
