@@ -12,4 +12,4 @@ RUN DEBUG=true python manage.py collectstatic --noinput
 RUN useradd --system --uid 1000 aftercare && chown -R aftercare /app
 USER aftercare
 EXPOSE 8000
-CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--logger-class", "backend.core.logging.RedactingGunicornLogger"]

@@ -41,6 +41,7 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
     form = PatientForm
     provider_field = "plans__provider"
+    actions = ["revoke_links"]
     list_display = ["__str__", "email", "mobile", "time_zone", "sms_consent", "email_consent"]
     search_fields = ["first_name", "last_name", "email", "mobile"]
     list_filter = ["sms_consent", "email_consent", "language"]
@@ -97,6 +98,17 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
             kwargs["queryset"] = Clinic.objects.filter(pk=clinic_of(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.action(
+        description="Revoke the links sent to the selected patients", permissions=["change"]
+    )
+    def revoke_links(self, request, queryset):
+        for patient in queryset:
+            services.patient_revoke_links(patient=patient)
+        self.message_user(
+            request,
+            f"Links revoked for {queryset.count()} patient(s). Their next message brings new ones.",
+        )
 
     def save_model(self, request, obj, form, change):
         method = form.cleaned_data["consent_method"]

@@ -64,6 +64,11 @@ class Patient(models.Model):
     )
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    link_generation = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Part of every link sent to the patient; raising it revokes all of them.",
+    )
     history = HistoricalRecords()
 
     class Meta:

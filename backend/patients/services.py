@@ -62,3 +62,13 @@ def patient_update(
         consent.opt_out(patient=patient, channel=channel, method=consent_method, now=now)
     patient.refresh_from_db()
     return patient
+
+
+@transaction.atomic
+def patient_revoke_links(*, patient: Patient) -> Patient:
+    """Make every link sent to the patient stop working (messages sent from now on carry new
+    ones). For a lost phone, a shared inbox, or a patient whose care here has ended."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient.link_generation += 1
+    patient.save(update_fields=["link_generation"])
+    return patient

@@ -22,6 +22,7 @@ from simple_history.utils import bulk_update_with_history
 import scheduler
 from backend.clinics.models import Provider
 from backend.core.history import update_with_history
+from backend.patients import services as patient_services
 from backend.patients.models import Patient
 from backend.plans import engine
 from backend.plans.calendar_notices import STAFF_RULE, add_calendar_notices
@@ -437,4 +438,9 @@ def plan_cancel(
     )
     cancelled_items = plan.items.filter(id__in=cancelled_ids)
     add_calendar_notices(plan, cancelled_items, message_kind="session_cancelled", now=now)
+    live = (TreatmentPlan.Status.ACTIVE, TreatmentPlan.Status.PAUSED, TreatmentPlan.Status.DRAFT)
+    if not plan.patient.plans.filter(status__in=live).exists():
+        # The patient's care here has ended: the links already sent stop working. The notice
+        # above is rendered when it is sent, so it carries a fresh one.
+        patient_services.patient_revoke_links(patient=plan.patient)
     return PlanChangeResult(plan, sync)

@@ -2,40 +2,70 @@
 
 from __future__ import annotations
 
+import functools
+
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
 from backend.plans import selectors, services
 from backend.plans.models import PlanItem, TreatmentPlan
-from backend.reminders.links import PATIENT_LINK_MAX_AGE, read_token
+from backend.reminders.links import LinkRefused, read_patient_token
 
 
-def _patient_from_token(token: str) -> Patient:
-    try:
-        payload = read_token("patient", token, max_age=PATIENT_LINK_MAX_AGE)
-    except signing.BadSignature as exc:  # includes SignatureExpired
-        raise Http404("This link is not valid any more.") from exc
-    return get_object_or_404(Patient.objects.select_related("clinic"), pk=payload["p"])
+def link_refused(request: HttpRequest, refused: LinkRefused) -> HttpResponse:
+    """An expired or revoked link names the clinic to ask for a new one; a forged one, nothing."""
+    clinic = None
+    if refused.patient_id is not None:
+        found = Patient.objects.select_related("clinic").filter(pk=refused.patient_id).first()
+        clinic = found.clinic if found else None
+    status = 404 if refused.reason == "invalid" else 410
+    context = {"reason": refused.reason, "clinic": clinic}
+    return render(request, "pages/link_refused.html", context, status=status)
 
 
-def patient_schedule(request: HttpRequest, token: str) -> HttpResponse:
-    patient = _patient_from_token(token)
+def patient_link(view):
+    """A page behind a patient's signed link: the view gets the patient the link is for.
+
+    Never cached anywhere (the page holds health information and the URL is the key to it).
+    """
+
+    @never_cache
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, token: str, *args, **kwargs) -> HttpResponse:
+        found: dict[str, Patient | None] = {}
+
+        def generation(patient_id: int) -> int | None:
+            patient = Patient.objects.select_related("clinic").filter(pk=patient_id).first()
+            found["patient"] = patient
+            return patient.link_generation if patient else None
+
+        try:
+            read_patient_token(token, current_generation=generation)
+        except LinkRefused as refused:
+            return link_refused(request, refused)
+        return view(request, found["patient"], token, *args, **kwargs)
+
+    return wrapper
+
+
+@patient_link
+def patient_schedule(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
     items = selectors.patient_upcoming_items(patient_id=patient.pk, now=timezone.now())
     return render(
         request, "pages/patient_schedule.html", {"patient": patient, "items": items, "token": token}
     )
 
 
-def patient_item(request: HttpRequest, token: str, item_id: int) -> HttpResponse:
+@patient_link
+def patient_item(request: HttpRequest, patient: Patient, token: str, item_id: int) -> HttpResponse:
     """A check-in or assessment: the patient answers, which completes the item."""
-    patient = _patient_from_token(token)
     item = get_object_or_404(
         PlanItem.objects.exclude(kind=PlanItem.Kind.TASK),  # provider tasks are not the patient's
         pk=item_id,
@@ -91,9 +121,9 @@ class PreferencesForm(forms.ModelForm):
         }
 
 
-def patient_preferences(request: HttpRequest, token: str) -> HttpResponse:
+@patient_link
+def patient_preferences(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
     """The patient's own contact preferences and consent, saved through the patient service."""
-    patient = _patient_from_token(token)
     form = PreferencesForm(request.POST or None, instance=patient)
     saved = False
     if request.method == "POST" and form.is_valid():

@@ -1,7 +1,12 @@
-"""Signed, expiring links for patients: schedule, check-ins and one-click unsubscribe.
+"""Signed, expiring, revocable links for patients: schedule, check-ins and one-click unsubscribe.
 
 Tokens are Django signatures (HMAC with SECRET_KEY and a per-purpose salt) of ids only, so a
 link never carries patient data and one purpose's token cannot be replayed as another's.
+
+A patient link also carries the patient's ``link_generation``: raising it (patients.services.
+patient_revoke_links: staff ask for it, or the patient's last plan ends) makes every link sent
+before it fail, with a page that says how to get a new one. Unsubscribe links are not revoked:
+they can only ever stop messages, and must keep working for a while after the last one.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-PATIENT_LINK_MAX_AGE = dt.timedelta(days=120)
-UNSUBSCRIBE_MAX_AGE = dt.timedelta(days=365)
+# A patient link is for the weeks a message is about; an older one gets a "ask for a new link"
+# page. An unsubscribe link works for well over the 30 days US rules (CAN-SPAM) require.
+PATIENT_LINK_MAX_AGE = dt.timedelta(days=30)
+UNSUBSCRIBE_MAX_AGE = dt.timedelta(days=90)
 
 _SALTS = {
     "patient": "aftercare.patient-link",
@@ -22,34 +29,68 @@ _SALTS = {
 }
 
 
+class LinkRefused(Exception):
+    """A link that does not open: ``patient_id`` is known when the link was genuine but expired
+    or revoked (so the page can name the clinic to ask), None when it was never ours."""
+
+    def __init__(self, reason: str, patient_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.patient_id = patient_id
+
+
 def make_token(purpose: str, payload: dict) -> str:
     return signing.dumps(payload, salt=_SALTS[purpose], compress=True)
 
 
 def read_token(purpose: str, token: str, *, max_age: dt.timedelta) -> dict:
-    """The payload, or signing.BadSignature / signing.SignatureExpired."""
-    return signing.loads(token, salt=_SALTS[purpose], max_age=max_age)
+    """The payload, or LinkRefused ("expired" with the patient, or "invalid")."""
+    salt = _SALTS[purpose]
+    try:
+        return signing.loads(token, salt=salt, max_age=max_age)
+    except signing.SignatureExpired:
+        genuine = signing.loads(token, salt=salt)  # signature checked, age not
+        raise LinkRefused("expired", genuine.get("p")) from None
+    except signing.BadSignature:
+        raise LinkRefused("invalid") from None
+
+
+def read_patient_token(token: str, *, current_generation) -> int:
+    """The patient id of a live patient link; LinkRefused otherwise.
+
+    ``current_generation(patient_id)`` returns the patient's link generation, or None if there is
+    no such patient.
+    """
+    payload = read_token("patient", token, max_age=PATIENT_LINK_MAX_AGE)
+    patient_id = payload["p"]
+    generation = current_generation(patient_id)
+    if generation is None:
+        raise LinkRefused("invalid")
+    if payload.get("g", 0) != generation:
+        raise LinkRefused("revoked", patient_id)
+    return patient_id
 
 
 def absolute(path: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-def patient_schedule_url(patient_id: int) -> str:
-    return absolute(reverse("patient-schedule", args=[_patient_token(patient_id, dt.date.today())]))
+def patient_schedule_url(patient) -> str:
+    token = _patient_token(patient.pk, patient.link_generation, dt.date.today())
+    return absolute(reverse("patient-schedule", args=[token]))
 
 
-def patient_item_url(patient_id: int, item_id: int) -> str:
-    token = _patient_token(patient_id, dt.date.today())
+def patient_item_url(patient, item_id: int) -> str:
+    token = _patient_token(patient.pk, patient.link_generation, dt.date.today())
     return absolute(reverse("patient-item", args=[token, item_id]))
 
 
 # Signing is a noticeable part of rendering a batch; a patient's token is signed at most once a
-# day per process (the day is part of the cache key, so a cached token is never stale), and the
-# schedule and item links of one message share it.
+# day per process and generation (both are part of the cache key, so a cached token is never
+# stale or revoked), and the schedule and item links of one message share it.
 @functools.lru_cache(maxsize=4096)
-def _patient_token(patient_id: int, _day: dt.date) -> str:
-    return make_token("patient", {"p": patient_id})
+def _patient_token(patient_id: int, generation: int, _day: dt.date) -> str:
+    return make_token("patient", {"p": patient_id, "g": generation})
 
 
 def unsubscribe_url(patient_id: int, channel: str = "email") -> str:

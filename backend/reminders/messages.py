@@ -125,12 +125,12 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         # A patient's signed links go to that patient only: a provider who clicked one would act
         # as the patient (opt them out, see their schedule).
         context["unsubscribe_url"] = links.unsubscribe_url(patient.pk)
-        context["schedule_url"] = links.patient_schedule_url(patient.pk)
+        context["schedule_url"] = links.patient_schedule_url(patient)
     if item is not None:
         when, day, time = _when(item.start, zone, language)
         context.update(item_title=item.title, item_when=when, item_date=day, item_time=time)
         if to_patient:
-            context["link_url"] = links.patient_item_url(patient.pk, item.pk)
+            context["link_url"] = links.patient_item_url(patient, item.pk)
     if reminder.audience == Reminder.Audience.PROVIDER:
         provider = reminder.provider
         context["provider_name"] = provider.user.get_full_name() or provider.user.get_username()

@@ -36,7 +36,7 @@ class FileBackend(BaseSmsBackend):
         stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
         payload = {"id": message_id, "to": message.to, "body": message.body, "at": stamp}
         (directory / f"{stamp}-{message_id}.json").write_text(json.dumps(payload, indent=2))
-        log.info("SMS to %s: %s", message.to, message.body)
+        log.info("SMS for reminder %s written to %s", message.reminder_id, directory)
         return message_id
 
 

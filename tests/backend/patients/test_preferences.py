@@ -9,7 +9,7 @@ from backend.reminders.models import Reminder
 
 @pytest.fixture()
 def url(patient):
-    path = "/" + patient_schedule_url(patient.pk).split("/", 3)[3]
+    path = "/" + patient_schedule_url(patient).split("/", 3)[3]
     return path + "preferences/"
 
 
@@ -71,7 +71,7 @@ def test_patient_links_show_no_provider_tasks_and_take_no_answers_on_paused_plan
     from backend.plans import services
 
     plan = make_plan()
-    token_path = "/" + patient_schedule_url(plan.patient_id).split("/", 3)[3]
+    token_path = "/" + patient_schedule_url(plan.patient).split("/", 3)[3]
     task = plan.items.filter(kind="task").first()
     assert task is not None
     assert client.get(f"{token_path}items/{task.pk}/").status_code == 404
