@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-import zoneinfo
+import datetime as dt
+import functools
+from importlib import resources
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    """The zone names of the IANA database, as the tzdata package lists them (the same list on
+    every machine, unlike the system's zoneinfo folder, which also holds "localtime")."""
+    listed = resources.files("tzdata").joinpath("zones").read_text().split()
+    return frozenset(listed)
 
 
 def validate_time_zone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    """A name from the IANA database. Opening whatever ZoneInfo accepts is not enough: it also
+    reads "localtime" (this server's own zone) and chokes on folder names such as "US"."""
+    if value not in _iana_zones():
         raise ValidationError(
             "%(value)s is not a known IANA time zone (for example America/New_York).",
             params={"value": value},
             code="unknown_time_zone",
-        ) from exc
+        )
+
+
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+
+
+def validate_date_of_birth(value: dt.date) -> None:
+    """Born no earlier than 1900 and not in the future (a typo such as 0001-01-01 or 9999-12-31
+    would otherwise sit in a clinical record)."""
+    if not EARLIEST_BIRTH <= value <= timezone.localdate():
+        raise ValidationError(
+            "Date of birth must be between %(earliest)s and today.",
+            params={"earliest": EARLIEST_BIRTH.isoformat()},
+            code="date_of_birth.out_of_range",
+        )
 
 
 def validate_weekdays(value: object) -> None:

@@ -9,7 +9,11 @@ from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-from backend.core.validators import validate_time_zone, validate_weekdays
+from backend.core.validators import (
+    validate_date_of_birth,
+    validate_time_zone,
+    validate_weekdays,
+)
 
 
 class ConsentMethod(models.TextChoices):
@@ -32,7 +36,7 @@ class Patient(models.Model):
     )
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_date_of_birth])
     email = models.EmailField(blank=True, default="")
     mobile = PhoneNumberField(blank=True, default="", help_text="E.164, e.g. +15551234567")
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])

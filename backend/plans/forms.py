@@ -9,6 +9,7 @@ from django import forms
 
 from backend.clinics.models import Provider
 from backend.patients.models import Patient
+from backend.protocols import services as protocol_services
 from backend.protocols.models import Protocol
 from scheduler.timeutil import LocalTimeKind, resolve_local
 
@@ -38,6 +39,10 @@ class NewPlanForm(forms.Form):
             )
         self.fields["patient"].queryset = patients
         self.fields["provider"].queryset = providers
+        # The built-in library and the clinic's own versions (administrators see all).
+        self.fields["protocol"].queryset = protocol_services.visible_to(
+            clinic_id, everything=clinic_id is None
+        ).filter(is_active=True)
 
     def options(self) -> dict:
         sessions = self.cleaned_data.get("dosing_sessions")

@@ -91,6 +91,10 @@ def _check_people(*, patient: Patient, provider: Provider, protocol: Protocol) -
         raise ValidationError(
             {"protocol": "This protocol version is retired; choose a current one."}
         )
+    if protocol.clinic_id is not None and protocol.clinic_id != patient.clinic_id:
+        raise ValidationError(
+            {"protocol": "This protocol belongs to another clinic (rule: protocol.other_clinic)."}
+        )
 
 
 def plan_preview(

@@ -10,9 +10,12 @@ def install_builtin_protocols(protocol_model) -> int:
     """
     from scheduler import load_library
 
+    # The library's rows belong to no clinic (the field exists from migration 0003 on).
+    owner = {"clinic": None} if any(f.name == "clinic" for f in protocol_model._meta.fields) else {}
     created = 0
     for slug, protocol in load_library().items():
         _, was_created = protocol_model.objects.get_or_create(
+            **owner,
             slug=slug,
             version=protocol.version,
             defaults={"name": protocol.name, "definition": protocol.to_dict()},

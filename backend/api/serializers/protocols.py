@@ -1,8 +1,7 @@
-"""Protocol versions: read with their version; written only through the engine's validation."""
+"""Protocol versions: read with their version and owner; written through protocols.services."""
 
 from __future__ import annotations
 
-from django.db.models import Max
 from rest_framework import serializers
 
 import scheduler
@@ -10,12 +9,22 @@ from backend.protocols.models import Protocol
 
 
 class ProtocolSerializer(serializers.ModelSerializer):
-    """On input `version` is assigned: a new slug starts at 1, a known slug gets max + 1."""
+    """On input `version` and `clinic` are assigned: the caller's clinic owns the new version,
+    numbered after every version of its slug in the library and in that clinic."""
 
     class Meta:
         model = Protocol
-        fields = ["id", "slug", "version", "name", "definition", "is_active", "created_at"]
-        read_only_fields = ["version", "created_at"]
+        fields = [
+            "id",
+            "clinic",
+            "slug",
+            "version",
+            "name",
+            "definition",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = ["clinic", "version", "created_at"]
         # Uniqueness of (slug, version) holds by construction: version is assigned on create.
         validators = []
 
@@ -27,18 +36,9 @@ class ProtocolSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        if self.instance is not None and self.instance.plans.exists():
-            changed = [k for k in ("slug", "definition") if k in attrs
-                       and attrs[k] != getattr(self.instance, k)]  # fmt: skip
-            if changed:
-                raise serializers.ValidationError(
-                    {changed[0]: "Plans were built from this version; create a new version "
-                                 "(POST with the same slug) instead of changing it."},
-                    code="protocol.in_use",
-                )  # fmt: skip
         slug = attrs.get("slug", getattr(self.instance, "slug", ""))
         definition = attrs.get("definition", getattr(self.instance, "definition", None))
-        version = self.instance.version if self.instance else self._next_version(slug)
+        version = self.instance.version if self.instance else 1
         candidate = Protocol(slug=slug, version=version, name="", definition=definition)
         try:
             candidate.engine_protocol()
@@ -55,10 +55,4 @@ class ProtocolSerializer(serializers.ModelSerializer):
                     )
                 }
             ) from exc
-        attrs["version"] = version
         return attrs
-
-    @staticmethod
-    def _next_version(slug: str) -> int:
-        latest = Protocol.objects.filter(slug=slug).aggregate(v=Max("version"))["v"]
-        return (latest or 0) + 1

@@ -34,12 +34,21 @@ def test_start_date_in_the_past_names_the_engine_rule(coordinator_client, plan):
     assert "past" in error["detail"] and "rule:" in error["detail"]
 
 
-def test_unknown_time_zone(coordinator_client, clinic, users):
-    body = patient_payload(clinic.pk, time_zone="Mars/Olympus_Mons")
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "localtime", "US", "../etc/passwd"])
+def test_unknown_time_zone(coordinator_client, clinic, users, zone):
+    body = patient_payload(clinic.pk, time_zone=zone)
     response = coordinator_client.post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
     assert errors_of(response) == {"time_zone": "unknown_time_zone"}
     assert "IANA" in response.json()["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize("born", ["0001-01-01", "9999-12-31", "1899-12-31", "2026-03-03"])
+def test_impossible_dates_of_birth_name_the_field(coordinator_client, clinic, users, born):
+    body = patient_payload(clinic.pk, date_of_birth=born)
+    response = coordinator_client.post("/api/v1/patients/", body, format="json")
+    assert response.status_code == 400
+    assert errors_of(response) == {"date_of_birth": "date_of_birth.out_of_range"}
 
 
 @pytest.mark.parametrize("mobile", ["12345", "+1 555 000", "call me"])

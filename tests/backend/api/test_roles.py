@@ -49,8 +49,9 @@ MATRIX = {
     "patients-delete": ("delete", "patients/{patient}/", None, (*ADMIN_ONLY[:-1], 409), None),
     "protocols-list": ("get", "protocols/", None, (H, H, H, H, 403, 403, 401, H), "protocol"),
     "protocols-read": ("get", "protocols/{protocol}/", None, (200, 200, *CLINIC_READ[2:]), None),
+    # The plan's protocol is from the built-in library: only administrators change it.
     "protocols-retire": ("patch", "protocols/{protocol}/", lambda c: {"is_active": False},
-                         (200, 200, *PLAN_WRITE[2:]), None),
+                         (403, 403, *PLAN_WRITE[2:]), None),
     "plans-list": ("get", "plans/", None, PLAN_LIST, "plan"),
     "plans-read": ("get", "plans/{plan}/", None, PLAN_READ, None),
     "plans-fhir": ("get", "plans/{plan}/fhir/", None, PLAN_READ, None),

@@ -448,21 +448,6 @@ def test_plan_page_runs_a_bounded_number_of_queries_whatever_the_plan_size(
 
 
 @pytest.mark.django_db
-def test_protocols_duplicate_as_new_protocol_and_as_new_version(admin_client):
-    from backend.protocols.models import Protocol
-
-    source = Protocol.objects.get(slug="ketamine-assisted-psychotherapy", version=1)
-    url = "/admin/protocols/protocol/"
-    for action in ("duplicate_as_new_protocol", "duplicate_as_new_version"):
-        response = admin_client.post(url, {"action": action, "_selected_action": [source.pk]})
-        assert response.status_code == 302
-    copy = Protocol.objects.get(slug="ketamine-assisted-psychotherapy-copy")
-    assert copy.version == 1 and not copy.is_active and copy.name.startswith("Copy of")
-    copy.full_clean()  # the engine accepts the copy as it stands
-    assert Protocol.objects.filter(slug=source.slug, version=2, is_active=False).exists()
-
-
-@pytest.mark.django_db
 def test_item_history_is_visible_and_items_are_read_only(admin_client, plan):
     item = plan.items.get(key="dosing-3")
     history = admin_client.get(f"/admin/plans/planitem/{item.pk}/history/")
