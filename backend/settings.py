@@ -260,6 +260,7 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts are warnings; every login's bookkeeping is not
     },
 }
 

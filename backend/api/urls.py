@@ -16,6 +16,9 @@ from backend.api.views.reminders import ReminderViewSet
 
 router = DefaultRouter()
 router.include_root_view = False
+# No `.json` suffix routes: the API speaks JSON by content negotiation, and the suffix routes
+# handed a `format` argument that the viewsets' actions do not take (a 500).
+router.include_format_suffixes = False
 router.register("clinics", ClinicViewSet, basename="clinic")
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("patients", PatientViewSet, basename="patient")
