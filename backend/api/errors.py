@@ -10,7 +10,7 @@ rename service fields to the API's names with `FIELD_ALIASES` on the view.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
@@ -77,10 +77,18 @@ class Conflict(exceptions.APIException):
     default_code = "protected"
 
 
+class TooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the API accepts."
+    default_code = "request_too_large"
+
+
 def exception_handler(exc, context):
     view = context.get("view")
     aliases = getattr(view, "field_aliases", {}) if view else {}
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):  # past DATA_UPLOAD_MAX_MEMORY_SIZE, read by Django
+        exc = TooLarge()
+    elif isinstance(exc, DjangoValidationError):
         exc = _from_django_validation_error(exc, aliases)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

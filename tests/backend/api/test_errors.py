@@ -241,3 +241,19 @@ def test_deeply_nested_json_is_a_400_in_the_api_shape_not_a_500(client_as, role,
     response = client_as(role).generic(method, url, body, content_type="application/json")
     assert response.status_code == 400, response.content[:200]
     assert errors_of(response) == {None: "parse_error"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", '{"username": "' + "x" * 3_000_000 + '", "password": "y"}'),
+        ("application/x-www-form-urlencoded", "username=" + "x" * 3_000_000),
+    ],
+)
+def test_an_oversized_body_is_a_413_in_the_api_shape(client_as, settings, content_type, body):
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = client_as("anonymous").generic(
+        "POST", "/api/v1/auth/token/", body, content_type=content_type
+    )
+    assert response.status_code == 413
+    assert errors_of(response) == {None: "request_too_large"}
