@@ -1,4 +1,4 @@
-"""Row-level scoping for the admin: coordinators see their clinic, providers their patients.
+"""Row-level scoping for the admin, by the one rule in backend/core/scope.py.
 
 Scope is enforced twice, so that no admin view can step around it:
 
@@ -16,21 +16,11 @@ from __future__ import annotations
 
 from django.db.models import Model, QuerySet
 
+from backend.core.scope import clinic_id_of, is_active_staff, scope
 
-def clinic_of(user):
-    coordinator = getattr(user, "coordinator", None)
-    if coordinator is not None:
-        return coordinator.clinic_id
-    provider = getattr(user, "provider", None)
-    return provider.clinic_id if provider is not None else None
+clinic_of = clinic_id_of  # the clinic a coordinator or provider works at
 
-
-def is_active_staff(user) -> bool:
-    """Logged in, active, and -- for a provider -- not deactivated by the clinic."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    provider = getattr(user, "provider", None)
-    return provider is None or provider.active
+__all__ = ["ClinicScopedAdminMixin", "clinic_of", "is_active_staff"]
 
 
 class ClinicScopedAdminMixin:
@@ -41,20 +31,10 @@ class ClinicScopedAdminMixin:
     provider_field: str | None = None
 
     def scope(self, request, qs: QuerySet) -> QuerySet:
-        user = request.user
-        if user.is_superuser:
-            return qs
-        if not is_active_staff(user):
-            return qs.none()
-        if hasattr(user, "coordinator"):
-            return qs.filter(**{self.clinic_field: user.coordinator.clinic_id})
-        if hasattr(user, "provider") and self.provider_field:
-            # A subquery, not a join: a patient with two plans of one provider is one row.
-            mine = qs.model.objects.filter(**{self.provider_field: user.provider.pk})
-            return qs.filter(pk__in=mine.values("pk"))
-        if hasattr(user, "provider"):
-            return qs.filter(**{self.clinic_field: user.provider.clinic_id})
-        return qs.none()
+        # distinct: a patient with two plans of one provider is one row.
+        return scope(
+            qs, request.user, clinic=self.clinic_field, provider=self.provider_field, distinct=True
+        )
 
     def get_queryset(self, request):
         return self.scope(request, super().get_queryset(request))
@@ -64,8 +44,6 @@ class ClinicScopedAdminMixin:
 
         The answer is memoised per request: a change page asks several times per object.
         """
-        if request.user.is_superuser:
-            return True
         if not is_active_staff(request.user):
             return False
         if obj is None or obj.pk is None:

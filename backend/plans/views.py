@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from backend.core.scope import Role, role_of
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
 from backend.plans import selectors, services
@@ -93,9 +94,9 @@ def patient_item(request: HttpRequest, patient: Patient, token: str, item_id: in
 
 @login_required
 def provider_dashboard(request: HttpRequest) -> HttpResponse:
-    provider = getattr(request.user, "provider", None)
-    if provider is None or not provider.active:
+    if role_of(request.user) is not Role.PROVIDER:  # deactivated providers have no role
         raise PermissionDenied("Only active providers have a dashboard.")
+    provider = request.user.provider
     items = selectors.provider_upcoming_items(provider_id=provider.pk, now=timezone.now())
     return render(request, "pages/provider_dashboard.html", {"provider": provider, "items": items})
 
