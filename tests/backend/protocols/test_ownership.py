@@ -42,6 +42,14 @@ def duplicate_for_clinic(client, user, source: Protocol) -> Protocol:
     return Protocol.objects.filter(slug=source.slug).exclude(clinic=None).latest("id")
 
 
+def active_copy(client, user) -> Protocol:
+    """The clinic's own copy of the IV induction, reviewed and switched on."""
+    copy = duplicate_for_clinic(client, user, protocol(IV_INDUCTION))
+    Protocol.objects.filter(pk=copy.pk).update(is_active=True)
+    copy.refresh_from_db()
+    return copy
+
+
 @pytest.mark.django_db
 def test_a_clinics_copy_is_its_own_and_invisible_to_other_clinics(client, two_clinics):
     mine, _, my_user, their_user = two_clinics
@@ -71,9 +79,7 @@ def test_no_coordinator_can_change_the_built_in_library(client, two_clinics):
 @pytest.mark.django_db
 def test_a_version_plans_use_keeps_its_words_but_may_be_retired(client, two_clinics):
     mine, _, my_user, _ = two_clinics
-    copy = duplicate_for_clinic(client, my_user, protocol(IV_INDUCTION))
-    Protocol.objects.filter(pk=copy.pk).update(is_active=True)
-    copy.refresh_from_db()
+    copy = active_copy(client, my_user)
     patient = PatientFactory(clinic=mine)
     make_plan(patient=patient, provider=ProviderFactory(clinic=mine), protocol_version=copy)
 
@@ -131,9 +137,7 @@ def test_the_api_keeps_each_clinics_versions_to_itself(two_clinics):
 @pytest.mark.django_db
 def test_a_plan_cannot_be_built_from_another_clinics_protocol(client, two_clinics):
     _, theirs, my_user, _ = two_clinics
-    copy = duplicate_for_clinic(client, my_user, protocol(IV_INDUCTION))
-    Protocol.objects.filter(pk=copy.pk).update(is_active=True)
-    copy.refresh_from_db()
+    copy = active_copy(client, my_user)
     stranger = PatientFactory(clinic=theirs)
     with pytest.raises(ValidationError) as refused:
         make_plan(patient=stranger, provider=ProviderFactory(clinic=theirs), protocol_version=copy)
