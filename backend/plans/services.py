@@ -25,7 +25,7 @@ from backend.core.history import update_with_history
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
 from backend.plans import engine
-from backend.plans.calendar_notices import STAFF_RULE, add_calendar_notices
+from backend.plans.calendar_notices import SESSION_KINDS, STAFF_RULE, add_calendar_notices
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
 from backend.protocols.models import Protocol
@@ -291,8 +291,21 @@ def _withdraw_dependent_reminders(item: PlanItem, reason: str) -> int:
     )
 
 
+def _refuse_outcome_before_start(item: PlanItem, now: dt.datetime) -> None:
+    """A session has an outcome only once its time has come: marking next week's session missed
+    would withdraw its reminders, and re-planning it could move it earlier."""
+    if item.kind in SESSION_KINDS and item.start > now:
+        raise ValidationError(
+            {
+                "status": f"{item.title} has not started yet; record how it went once it has "
+                "(rule: outcome.before_start)."
+            },
+            code="outcome.before_start",
+        )
+
+
 def _set_item_status(
-    item: PlanItem, status: str, outcome_notes: str
+    item: PlanItem, status: str, outcome_notes: str, *, now: dt.datetime | None = None
 ) -> tuple[TreatmentPlan, PlanItem]:
     plan = _locked_plan(item.plan_id)
     item = plan.items.get(pk=item.pk)
@@ -300,6 +313,8 @@ def _set_item_status(
         raise ValidationError(
             {"status": f"{item.title} is already {item.get_status_display().lower()}."}
         )
+    if status in (PlanItem.Status.COMPLETED, PlanItem.Status.MISSED):
+        _refuse_outcome_before_start(item, _now(now))
     item.status = status
     if outcome_notes:
         item.outcome_notes = outcome_notes
@@ -308,9 +323,11 @@ def _set_item_status(
 
 
 @transaction.atomic
-def item_mark_completed(*, item: PlanItem, outcome_notes: str = "") -> PlanItem:
+def item_mark_completed(
+    *, item: PlanItem, outcome_notes: str = "", now: dt.datetime | None = None
+) -> PlanItem:
     """Record that the item took place (or, for an assessment, that it was answered)."""
-    _, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes)
+    _, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes, now=now)
     if item.kind in (PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN):
         # Answered: the remaining repeats of its prompt stop.
         update_with_history(
@@ -336,7 +353,7 @@ def item_mark_missed(
     a rule would break, and its reminders move with it; the outcome notes say it was missed.
     """
     if not replan:
-        plan, item = _set_item_status(item, PlanItem.Status.MISSED, outcome_notes)
+        plan, item = _set_item_status(item, PlanItem.Status.MISSED, outcome_notes, now=now)
         withdrawn = _withdraw_dependent_reminders(item, f"{item.title} was missed")
         return PlanChangeResult(plan, SyncResult(reminders_cancelled=withdrawn))
     now = _now(now)
@@ -349,6 +366,7 @@ def item_mark_missed(
                 "session can be re-planned."
             }
         )
+    _refuse_outcome_before_start(item, now)
     note = f"Missed on {item.start:%Y-%m-%d %H:%M} UTC; re-planned. {outcome_notes}".strip()
     item.outcome_notes = note
     item.save(update_fields=["outcome_notes"])

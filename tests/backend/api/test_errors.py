@@ -62,7 +62,7 @@ def test_invalid_phone(coordinator_client, clinic, users, mobile):
 
 def test_rescheduling_a_completed_item(coordinator_client, plan):
     item = plan.items.get(key="dosing-1")
-    services.item_mark_completed(item=item)
+    services.item_mark_completed(item=item, now=item.end)
     new_start = (item.start + dt.timedelta(days=1)).isoformat()
     response = coordinator_client.patch(
         f"/api/v1/items/{item.pk}/", {"start": new_start}, format="json"

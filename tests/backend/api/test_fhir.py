@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_plan_bundle_validates_and_covers_the_plan(coordinator_client, plan):
-    services.item_mark_completed(item=plan.items.get(key="dosing-1"))
-    services.item_mark_missed(item=plan.items.get(key="dosing-2"))
+    second = plan.items.get(key="dosing-2")
+    services.item_mark_completed(item=plan.items.get(key="dosing-1"), now=second.end)
+    services.item_mark_missed(item=second, now=second.end)
     response = coordinator_client.get(f"/api/v1/plans/{plan.pk}/fhir/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/fhir+json")

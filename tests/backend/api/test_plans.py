@@ -60,9 +60,10 @@ def test_reschedule_lists_what_moved(coordinator_client, plan):
     assert changes["reminders_moved"] and changes["summary"].startswith("moved")
 
 
-def test_outcomes_pause_resume_cancel(client_as, plan):
+def test_outcomes_pause_resume_cancel(client_as, plan, clock):
     provider, coordinator = client_as("provider"), client_as("coordinator")
     item = plan.items.get(key="dosing-1")
+    clock.move_to(plan.items.get(key="dosing-2").end)  # both sessions have taken place
     done = provider.post(
         f"/api/v1/items/{item.pk}/complete/", {"outcome_notes": "well"}, format="json"
     )
@@ -166,6 +167,7 @@ def test_plan_detail_is_cached_until_the_plan_changes(make_plan, django_assert_m
     services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
     moved = next(i for i in client.get(url).json()["items"] if i["key"] == "dosing-3")
     assert moved["start"] != next(i for i in first["items"] if i["key"] == "dosing-3")["start"]
-    services.item_mark_completed(item=plan.items.get(key="dosing-1"))
+    first = plan.items.get(key="dosing-1")
+    services.item_mark_completed(item=first, now=first.end)
     done = next(i for i in client.get(url).json()["items"] if i["key"] == "dosing-1")
     assert done["status"] == "completed"

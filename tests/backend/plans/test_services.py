@@ -100,7 +100,7 @@ def test_reschedule_into_the_past_or_a_completed_item_is_refused(make_plan):
     with pytest.raises(ValidationError) as err:
         services.item_reschedule(item=first, new_start=NOW - dt.timedelta(hours=1), now=NOW)
     assert "new_start" in err.value.message_dict
-    services.item_mark_completed(item=first)
+    services.item_mark_completed(item=first, now=first.end)
     with pytest.raises(ValidationError) as err:
         services.item_reschedule(item=first, new_start=first.start + dt.timedelta(days=1), now=NOW)
     assert "completed" in str(err.value)
@@ -112,7 +112,7 @@ def test_missed_session_withdraws_its_day_after_messages(make_plan):
     first = _dosing(plan, 1)
     dependent = first.reminders.filter(requires_attended=True)
     assert dependent.exists()
-    services.item_mark_missed(item=first, now=NOW)
+    services.item_mark_missed(item=first, now=first.end)
     assert set(dependent.values_list("status", flat=True)) == {"cancelled"}
     # Preparation reminders do not depend on attendance and are not touched by this.
     assert first.reminders.filter(requires_attended=False).exclude(status="cancelled").exists()
@@ -291,7 +291,7 @@ def test_a_patient_without_email_hears_of_a_moved_session_by_text(make_plan, pat
 def test_a_missed_session_stays_put_when_other_items_are_re_planned(make_plan):
     plan = make_plan()
     first = _dosing(plan, 1)
-    services.item_mark_missed(item=first, now=NOW)
+    services.item_mark_missed(item=first, now=first.end)
     withdrawn = set(first.reminders.filter(status="cancelled").values_list("id", flat=True))
     third = _dosing(plan, 3)
     services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
@@ -317,3 +317,30 @@ def test_a_missed_session_re_planned_moves_with_its_reminders(make_plan):
     day_after.refresh_from_db()
     assert day_after.status == "scheduled" and day_after.send_at > second.start
     assert result.sync.items_moved
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("outcome", ["completed", "missed", "missed and re-planned"])
+def test_a_session_has_an_outcome_only_once_its_time_has_come(make_plan, outcome):
+    """Marking next week's session missed withdrew its reminders; re-planning moved it earlier."""
+    plan = make_plan()
+    first = _dosing(plan, 1)
+    mark = {
+        "completed": lambda now: services.item_mark_completed(item=first, now=now),
+        "missed": lambda now: services.item_mark_missed(item=first, now=now),
+        "missed and re-planned": lambda now: services.item_mark_missed(
+            item=first, replan=True, now=now
+        ),
+    }[outcome]
+    with pytest.raises(ValidationError) as refused:
+        mark(first.start - dt.timedelta(minutes=1))
+    assert "outcome.before_start" in str(refused.value)
+    first.refresh_from_db()
+    assert first.status == "scheduled"
+    missed_at = first.start + dt.timedelta(minutes=5)
+    mark(missed_at)
+    first.refresh_from_db()
+    if outcome == "missed and re-planned":
+        assert first.status == "scheduled" and first.start > missed_at  # never earlier
+    else:
+        assert first.status == outcome
