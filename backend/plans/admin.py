@@ -265,7 +265,13 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         reschedule = RescheduleForm(
             request.POST if "reschedule" in request.POST else None,
             time_zone=plan.clinic.time_zone,
-            initial={"new_start": item.start.astimezone(ZoneInfo(plan.clinic.time_zone))},
+            # The clinic's wall time, naive: Django renders an aware value in the active zone
+            # (UTC), so the box showed 13:00 for an 08:00 session and keeping it moved the session.
+            initial={
+                "new_start": item.start.astimezone(ZoneInfo(plan.clinic.time_zone)).replace(
+                    tzinfo=None
+                )
+            },
         )
         missed = MissedForm(request.POST if "missed" in request.POST else None)
         try:

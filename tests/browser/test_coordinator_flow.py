@@ -121,6 +121,15 @@ def test_coordinator_builds_reschedules_and_cancels_a_plan(page, demo_data, scre
     row.get_by_role("link", name="Reschedule / outcome").click()
     page.wait_for_url(re.compile(rf"/plans/treatmentplan/{plan.pk}/items/{third.pk}/$"))
 
+    # The box shows the session's own clinic time: submitting it as it stands moves nothing.
+    shown = page.input_value("#id_new_start")
+    assert shown == third.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    page.click("input[name=reschedule]")
+    page.wait_for_url(re.compile(rf"/plans/treatmentplan/{plan.pk}/change/$"))
+    assert PlanItem.objects.get(pk=third.pk).start == third.start
+    row.get_by_role("link", name="Reschedule / outcome").click()
+    page.wait_for_url(re.compile(rf"/plans/treatmentplan/{plan.pk}/items/{third.pk}/$"))
+
     new_day = later_working_day(third)
     new_start = dt.datetime.combine(new_day, dt.time(10, 0), tzinfo=zone)
     page.fill("#id_new_start", f"{new_day:%Y-%m-%d}T10:00")
