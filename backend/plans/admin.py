@@ -19,6 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics.models import Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
+from backend.core.timefmt import local_label
 from backend.plans import services
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
 from backend.plans.models import PlanItem, TreatmentPlan
@@ -53,9 +54,7 @@ class PlanItemInline(admin.TabularInline):
 
     @admin.display(description="Starts (clinic time)")
     def local_start(self, item):
-        return item.start.astimezone(ZoneInfo(item.plan.clinic.time_zone)).strftime(
-            "%a %d %b %Y %H:%M"
-        )
+        return local_label(item.start, item.plan.clinic.time_zone, with_year=True)
 
     @admin.display(description="Actions")
     def item_actions(self, item):
@@ -98,9 +97,7 @@ class ReminderInline(admin.TabularInline):
 
     @admin.display(description="Send at (patient time)")
     def send_at_local(self, reminder):
-        return reminder.send_at.astimezone(ZoneInfo(reminder.plan.patient.time_zone)).strftime(
-            "%a %d %b %H:%M"
-        )
+        return local_label(reminder.send_at, reminder.plan.patient.time_zone)
 
     @admin.display(description="Text")
     def text(self, reminder):
@@ -351,7 +348,7 @@ def _preview_rows(engine_plan, patient):
             "sequence": i.sequence,
             "title": i.title,
             "kind": i.kind,
-            "local": i.start.astimezone(clinic_zone).strftime("%a %d %b %Y %H:%M"),
+            "local": local_label(i.start, clinic_zone.key, with_year=True),
         }
         for i in engine_plan.items
     ]
@@ -361,9 +358,9 @@ def _preview_rows(engine_plan, patient):
             "audience": r.audience,
             "channel": r.channel,
             "item": r.item_key or "plan",
-            "local": r.send_at.astimezone(
-                patient_zone if r.audience == "patient" else clinic_zone
-            ).strftime("%a %d %b %H:%M"),
+            "local": local_label(
+                r.send_at, (patient_zone if r.audience == "patient" else clinic_zone).key
+            ),
         }
         for r in engine_plan.reminders
     ]

@@ -22,6 +22,7 @@ from simple_history.utils import bulk_update_with_history
 import scheduler
 from backend.clinics.models import Provider
 from backend.core.history import update_with_history
+from backend.core.timefmt import local_label
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
 from backend.plans import engine
@@ -67,7 +68,8 @@ class PlanChangeResult:
 
     @property
     def summary(self) -> str:
-        return self.sync.summary()
+        """What changed, with times in the clinic's zone, named."""
+        return self.sync.summary(self.plan.clinic.time_zone)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -367,7 +369,8 @@ def item_mark_missed(
             }
         )
     _refuse_outcome_before_start(item, now)
-    note = f"Missed on {item.start:%Y-%m-%d %H:%M} UTC; re-planned. {outcome_notes}".strip()
+    missed_on = local_label(item.start, plan.clinic.time_zone, with_year=True)
+    note = f"Missed on {missed_on}; re-planned. {outcome_notes}".strip()
     item.outcome_notes = note
     item.save(update_fields=["outcome_notes"])
     sync = _replan(plan, now=now, reason=f"{item.title} missed", missed=[item.key])

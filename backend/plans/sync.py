@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 import scheduler
+from backend.core.timefmt import local_label
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
@@ -50,12 +51,13 @@ class SyncResult:
     reminders_moved: list[Moved] = field(default_factory=list)
     reminders_cancelled: int = 0
 
-    def summary(self) -> str:
+    def summary(self, zone: str = "UTC") -> str:
+        """What changed, in plain words; times in ``zone`` (the clinic's), named."""
         parts = []
         if self.items_moved:
             parts.append(
                 "moved "
-                + ", ".join(f"{m.label} to {m.new:%a %d %b %H:%M} UTC" for m in self.items_moved)
+                + ", ".join(f"{m.label} to {local_label(m.new, zone)}" for m in self.items_moved)
             )
         if self.reminders_moved:
             parts.append(f"{len(self.reminders_moved)} reminder(s) moved with them")

@@ -311,7 +311,9 @@ def test_reschedule_moves_the_item_and_its_reminders_and_says_what_moved(coordin
 
     (message,) = messages_of(response)
     assert message.startswith("Rescheduled: moved Dosing session 3 to ")
-    assert f"{new_start.astimezone(dt.UTC):%a %d %b %H:%M} UTC" in message
+    # In the clinic's time, naming its zone (09 March 2026 is after the US clocks went forward).
+    assert f"{new_start.astimezone(zone):%a %d %b %H:%M} EDT" in message
+    assert "UTC" not in message
     assert "reminder(s) moved with them" in message
     page = coordinator_client.get(change_url(plan))
     assert new_start.astimezone(zone).strftime("%a %d %b %Y %H:%M") in page.text
