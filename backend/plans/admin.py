@@ -23,6 +23,7 @@ from backend.core.timefmt import local_label
 from backend.plans import services
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
 from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans.previews import preview_matches, preview_token
 from backend.plans.timeline import build_timeline
 from backend.reminders.models import Reminder
 from backend.reminders.preview import reminder_text
@@ -210,7 +211,18 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                 "options": form.options(),
             }
             try:
-                if "confirm" in request.POST:
+                preview = services.plan_preview(**kwargs)
+                shown = preview_matches(request.POST.get("preview_token", ""), kwargs, preview)
+                if "confirm" in request.POST and not shown:
+                    # Confirm creates exactly the plan the coordinator saw: after any change of
+                    # input (or of the clinic's calendar) the new preview has to be read first.
+                    self.message_user(
+                        request,
+                        "Something changed since the preview you saw (the protocol, the dates "
+                        "or the calendar). Check this preview, then confirm again.",
+                        messages.WARNING,
+                    )
+                elif "confirm" in request.POST:
                     result = services.plan_create(**kwargs, created_by=request.user)
                     self.message_user(
                         request,
@@ -219,8 +231,8 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                         messages.SUCCESS,
                     )
                     return redirect("admin:plans_treatmentplan_change", result.plan.pk)
-                preview = services.plan_preview(**kwargs)
             except ValidationError as exc:
+                preview = None
                 if hasattr(exc, "error_dict"):
                     for field, errors in exc.message_dict.items():
                         form.add_error(field if field in form.fields else None, errors)
@@ -231,6 +243,7 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             "title": "New treatment plan",
             "form": form,
             "preview": preview and _preview_rows(preview, form.cleaned_data["patient"]),
+            "preview_token": preview and preview_token(kwargs, preview),
             "notes": preview.notes if preview else (),
             "opts": self.model._meta,
         }

@@ -103,6 +103,17 @@ def test_coordinator_builds_reschedules_and_cancels_a_plan(page, demo_data, scre
     assert "nothing is saved yet" in page.content()
     assert not TreatmentPlan.objects.filter(patient=patient).exists()
 
+    # Change the date after the preview: Confirm shows the new preview instead of creating a
+    # plan nobody has seen; the next Confirm creates that one.
+    first_shown = page.locator("#preview-items tbody td:nth-child(4)").first.inner_text()
+    start = next_weekday(clinic, 10)
+    page.fill("#id_start_date", start.isoformat())
+    page.click("#confirm-button")
+    page.wait_for_selector(".messagelist .warning")
+    assert "confirm again" in page.locator(".messagelist").inner_text()
+    assert not TreatmentPlan.objects.filter(patient=patient).exists()
+    assert page.locator("#preview-items tbody td:nth-child(4)").first.inner_text() != first_shown
+
     page.click("#confirm-button")
     page.wait_for_url(re.compile(r"/plans/treatmentplan/\d+/change/$"))
     plan = TreatmentPlan.objects.get(patient=patient)

@@ -238,8 +238,11 @@ def test_preview_shows_items_and_reminders_and_saves_nothing(coordinator_client,
 @pytest.mark.django_db
 def test_confirm_creates_the_plan_with_its_items_and_reminders(coordinator_client, home):
     start = next_weekday(home.clinic)
+    data = new_plan_data(home, start_date=start)
+    previewed = coordinator_client.post(new_url(), {**data, "preview": "Preview"})
+    token = previewed.context["preview_token"]
     response = coordinator_client.post(
-        new_url(), {**new_plan_data(home, start_date=start), "confirm": "Confirm and create plan"}
+        new_url(), {**data, "preview_token": token, "confirm": "Confirm and create plan"}
     )
 
     plan = TreatmentPlan.objects.get()
@@ -491,3 +494,29 @@ def test_reschedule_form_refuses_times_a_dst_change_makes_unclear(typed, problem
     assert problem in form.errors["new_start"][0]
     ok = RescheduleForm({"new_start": "2026-03-09T10:00"}, time_zone="America/New_York")
     assert ok.is_valid() and ok.cleaned_data["new_start"].utcoffset().total_seconds() == 0
+
+
+@pytest.mark.django_db
+def test_confirm_after_a_changed_input_shows_the_new_preview_and_creates_nothing(
+    coordinator_client, home
+):
+    start = next_weekday(home.clinic)
+    previewed = coordinator_client.post(
+        new_url(), {**new_plan_data(home, start_date=start), "preview": "Preview"}
+    )
+    token = previewed.context["preview_token"]
+    later = new_plan_data(home, start_date=start + dt.timedelta(days=7))
+    for stale in (token, "", "forged"):
+        response = coordinator_client.post(
+            new_url(), {**later, "preview_token": stale, "confirm": "Confirm and create plan"}
+        )
+        assert response.status_code == 200
+        assert not TreatmentPlan.objects.exists()
+        assert "Check this preview, then confirm again" in " ".join(messages_of(response))
+    assert response.context["preview_token"] != token  # the page now shows the new plan
+    confirmed = coordinator_client.post(
+        new_url(),
+        {**later, "preview_token": response.context["preview_token"], "confirm": "Confirm"},
+    )
+    assert confirmed.status_code == 302
+    assert TreatmentPlan.objects.get().start_date == start + dt.timedelta(days=7)
