@@ -14,7 +14,6 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics.models import Provider
@@ -23,7 +22,7 @@ from backend.core.timefmt import local_label
 from backend.plans import services
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
 from backend.plans.models import PlanItem, TreatmentPlan
-from backend.plans.previews import preview_matches, preview_token
+from backend.plans.previews import plan_warnings, preview_matches, preview_rows, preview_token
 from backend.plans.timeline import build_timeline
 from backend.reminders.models import Reminder
 from backend.reminders.preview import reminder_text
@@ -200,7 +199,7 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         if clinic_id is None and not request.user.is_superuser:
             raise PermissionDenied("Only a clinic's coordinators can build its plans.")
         form = NewPlanForm(request.POST or None, clinic_id=clinic_id)
-        preview = None
+        preview, warnings, overlapping = None, [], []
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             kwargs = {
@@ -210,10 +209,18 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                 "provider": data["provider"],
                 "options": form.options(),
             }
+            overlapping = services.live_plans(data["patient"])
+            warnings = plan_warnings(data["patient"], overlapping)
+            choice = data.get("existing_plans", "")
             try:
                 preview = services.plan_preview(**kwargs)
                 shown = preview_matches(request.POST.get("preview_token", ""), kwargs, preview)
-                if "confirm" in request.POST and not shown:
+                if "confirm" in request.POST and overlapping and not choice:
+                    form.add_error(
+                        "existing_plans",
+                        "Choose whether this plan runs alongside the one under way or replaces it.",
+                    )
+                elif "confirm" in request.POST and not shown:
                     # Confirm creates exactly the plan the coordinator saw: after any change of
                     # input (or of the clinic's calendar) the new preview has to be read first.
                     self.message_user(
@@ -223,7 +230,11 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                         messages.WARNING,
                     )
                 elif "confirm" in request.POST:
-                    result = services.plan_create(**kwargs, created_by=request.user)
+                    result = services.plan_create(
+                        **kwargs,
+                        created_by=request.user,
+                        replaces=overlapping if choice == "replace" else (),
+                    )
                     self.message_user(
                         request,
                         f"Plan created with {result.sync.items_created} items and "
@@ -242,8 +253,10 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             **self.admin_site.each_context(request),
             "title": "New treatment plan",
             "form": form,
-            "preview": preview and _preview_rows(preview, form.cleaned_data["patient"]),
+            "preview": preview and preview_rows(preview, form.cleaned_data["patient"]),
             "preview_token": preview and preview_token(kwargs, preview),
+            "warnings": warnings,
+            "overlapping": overlapping,
             "notes": preview.notes if preview else (),
             "opts": self.model._meta,
         }
@@ -351,33 +364,6 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                 Reminder.objects.filter(plan=plan).values_list("status").annotate(n=Count("id"))
             )
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
-
-
-def _preview_rows(engine_plan, patient):
-    patient_zone = ZoneInfo(patient.time_zone)
-    clinic_zone = ZoneInfo(patient.clinic.time_zone)
-    items = [
-        {
-            "sequence": i.sequence,
-            "title": i.title,
-            "kind": i.kind,
-            "local": local_label(i.start, clinic_zone.key, with_year=True),
-        }
-        for i in engine_plan.items
-    ]
-    reminders = [
-        {
-            "kind": r.message_kind,
-            "audience": r.audience,
-            "channel": r.channel,
-            "item": r.item_key or "plan",
-            "local": local_label(
-                r.send_at, (patient_zone if r.audience == "patient" else clinic_zone).key
-            ),
-        }
-        for r in engine_plan.reminders
-    ]
-    return {"items": items, "reminders": reminders, "now": timezone.now()}
 
 
 @admin.register(PlanItem)

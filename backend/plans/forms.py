@@ -21,6 +21,15 @@ class NewPlanForm(forms.Form):
     provider = forms.ModelChoiceField(
         queryset=Provider.objects.none(), label="Responsible provider"
     )
+    existing_plans = forms.ChoiceField(
+        label="The patient already has a plan under way",
+        required=False,
+        choices=[
+            ("", "Choose…"),
+            ("parallel", "Keep it: run both plans"),
+            ("replace", "Cancel it: this plan replaces it"),
+        ],
+    )
     dosing_sessions = forms.IntegerField(
         required=False,
         min_value=1,

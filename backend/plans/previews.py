@@ -1,4 +1,4 @@
-"""What a coordinator previewed, so that Confirm creates exactly that plan.
+"""The new-plan preview: what it shows, what it warns of, and that Confirm creates exactly it.
 
 The preview page carries a signed digest of its inputs and of every item and reminder it showed.
 Confirm plans again and compares: after a changed protocol or date (or a calendar that changed in
@@ -8,8 +8,12 @@ between) the coordinator sees the new preview and confirms that one instead.
 from __future__ import annotations
 
 import hashlib
+from zoneinfo import ZoneInfo
 
 from django.core import signing
+from django.utils import timezone
+
+from backend.core.timefmt import local_label
 
 PREVIEW_SALT = "aftercare.plan-preview"
 PREVIEW_MAX_AGE_S = 3600
@@ -36,3 +40,46 @@ def preview_matches(token: str, inputs: dict, engine_plan) -> bool:
     except signing.BadSignature:
         return False
     return seen == _preview_fingerprint(inputs, engine_plan)
+
+
+def plan_warnings(patient, overlapping) -> list[str]:
+    """What a coordinator should know before confirming, in plain words."""
+    warnings = [
+        f"{patient} already has a plan under way: {plan.protocol.name}, from "
+        f"{plan.start_date:%a %d %b %Y} ({plan.get_status_display().lower()}). Two plans at once "
+        "means two sets of sessions and reminders."
+        for plan in overlapping
+    ]
+    if not (patient.may_email or patient.may_sms):
+        warnings.append(
+            f"{patient} cannot be reached: there is no email address or mobile number with "
+            "consent on file, so none of the patient's reminders below will go out."
+        )
+    return warnings
+
+
+def preview_rows(engine_plan, patient):
+    patient_zone = ZoneInfo(patient.time_zone)
+    clinic_zone = ZoneInfo(patient.clinic.time_zone)
+    items = [
+        {
+            "sequence": i.sequence,
+            "title": i.title,
+            "kind": i.kind,
+            "local": local_label(i.start, clinic_zone.key, with_year=True),
+        }
+        for i in engine_plan.items
+    ]
+    reminders = [
+        {
+            "kind": r.message_kind,
+            "audience": r.audience,
+            "channel": r.channel,
+            "item": r.item_key or "plan",
+            "local": local_label(
+                r.send_at, (patient_zone if r.audience == "patient" else clinic_zone).key
+            ),
+        }
+        for r in engine_plan.reminders
+    ]
+    return {"items": items, "reminders": reminders, "now": timezone.now()}

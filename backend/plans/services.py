@@ -142,9 +142,17 @@ def plan_create(
     options: dict | None = None,
     notes: str = "",
     created_by=None,
+    replaces: Iterable[TreatmentPlan] = (),
     now: dt.datetime | None = None,
 ) -> PlanChangeResult:
-    """Build the plan with the engine and write the plan, its items and its reminders at once."""
+    """Build the plan with the engine and write the plan, its items and its reminders at once.
+
+    ``replaces``: the patient's plans this one takes over from, cancelled in the same transaction
+    (after the new plan exists, so the links the patient holds stay valid).
+    """
+    replaces = list(replaces)
+    if any(old.patient_id != patient.pk for old in replaces):
+        raise ValidationError({"existing_plans": "Only the patient's own plans can be replaced."})
     engine_plan = plan_preview(
         patient=patient,
         protocol=protocol,
@@ -166,7 +174,15 @@ def plan_create(
     )
     sync = apply_engine_plan(plan, engine_plan, now=_now(now), reason="plan created")
     plan.save(update_fields=["planning_notes"])
+    for old in replaces:
+        plan_cancel(plan=old, reason="replaced by a new plan", now=now)
     return PlanChangeResult(plan, sync)
+
+
+def live_plans(patient: Patient) -> list[TreatmentPlan]:
+    """The patient's plans still under way (active or paused): a new one would overlap them."""
+    live = (TreatmentPlan.Status.ACTIVE, TreatmentPlan.Status.PAUSED)
+    return list(patient.plans.filter(status__in=live).select_related("protocol"))
 
 
 def _locked_plan(plan_id: int) -> TreatmentPlan:

@@ -16,6 +16,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
+from backend.patients.models import Patient
 from backend.plans.engine import clinic_calendar
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
@@ -520,3 +521,49 @@ def test_confirm_after_a_changed_input_shows_the_new_preview_and_creates_nothing
     )
     assert confirmed.status_code == 302
     assert TreatmentPlan.objects.get().start_date == start + dt.timedelta(days=7)
+
+
+def _preview_then_confirm(client, data: dict, **extra):
+    previewed = client.post(new_url(), {**data, "preview": "Preview"})
+    token = previewed.context["preview_token"]
+    confirmed = client.post(new_url(), {**data, **extra, "preview_token": token, "confirm": "OK"})
+    return previewed, confirmed
+
+
+@pytest.mark.django_db
+def test_a_second_plan_under_way_needs_an_explicit_choice(coordinator_client, home, plan):
+    data = new_plan_data(home, start_date=plan.start_date, slug="esketamine-nasal-spray")
+    previewed, refused = _preview_then_confirm(coordinator_client, data)
+    warnings = previewed.context["warnings"]
+    assert any("already has a plan under way" in w for w in warnings), warnings
+    assert refused.status_code == 200 and "existing_plans" in refused.context["form"].errors
+    assert TreatmentPlan.objects.count() == 1
+
+    _, replaced = _preview_then_confirm(coordinator_client, data, existing_plans="replace")
+    assert replaced.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == TreatmentPlan.Status.CANCELLED
+    assert TreatmentPlan.objects.filter(status="active").get().protocol.slug == (
+        "esketamine-nasal-spray"
+    )
+    assert (
+        not plan.reminders.filter(status="scheduled", rule__isnull=False)
+        .exclude(message_kind="session_cancelled")
+        .exists()
+    )
+
+
+@pytest.mark.django_db
+def test_running_two_plans_in_parallel_is_a_choice_that_keeps_both(coordinator_client, home, plan):
+    data = new_plan_data(home, start_date=plan.start_date, slug="esketamine-nasal-spray")
+    _, confirmed = _preview_then_confirm(coordinator_client, data, existing_plans="parallel")
+    assert confirmed.status_code == 302
+    assert TreatmentPlan.objects.filter(status="active").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_patient_who_cannot_be_reached_is_named_before_confirm(coordinator_client, home):
+    Patient.objects.filter(pk=home.patient.pk).update(email_consent=False, sms_consent=False)
+    previewed = coordinator_client.post(new_url(), {**new_plan_data(home), "preview": "Preview"})
+    assert any("cannot be reached" in w for w in previewed.context["warnings"])
+    assert "cannot be reached" in previewed.text
