@@ -567,3 +567,25 @@ def test_a_patient_who_cannot_be_reached_is_named_before_confirm(coordinator_cli
     previewed = coordinator_client.post(new_url(), {**new_plan_data(home), "preview": "Preview"})
     assert any("cannot be reached" in w for w in previewed.context["warnings"])
     assert "cannot be reached" in previewed.text
+
+
+@pytest.mark.django_db
+def test_the_plan_page_offers_only_the_actions_that_apply(coordinator_client, plan):
+    def buttons() -> set[str]:
+        page = coordinator_client.get(change_url(plan)).text
+        return {name for name in ("pause", "resume", "cancel") if f'id="plan-{name}"' in page}
+
+    assert buttons() == {"pause", "cancel"}
+    coordinator_client.post(action_url(plan, "pause"))
+    assert buttons() == {"resume", "cancel"}
+    coordinator_client.post(action_url(plan, "cancel"))
+    assert buttons() == set()
+
+
+@pytest.mark.django_db
+def test_a_missing_page_is_the_products_own_404(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "This page does not exist" in response.text
+    assert "ask your clinic for a new one" in response.text
