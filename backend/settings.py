@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "backend.protocols",
     "backend.plans",
     "backend.reminders",
+    "backend.measures",
+    "backend.safety",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from backend.core.views import health
 from backend.plans import views as plan_views
 from backend.reminders import receipts, webhooks
 from backend.reminders import views as reminder_views
+from backend.safety import views as safety_views
 
 urlpatterns = [
     path("health/", health, name="health"),
@@ -15,7 +16,17 @@ urlpatterns = [
     path("p/<str:token>/", plan_views.patient_schedule, name="patient-schedule"),
     path("p/<str:token>/items/<int:item_id>/", plan_views.patient_item, name="patient-item"),
     path("p/<str:token>/preferences/", plan_views.patient_preferences, name="patient-preferences"),
+    path("p/<str:token>/journal/", plan_views.patient_journal, name="patient-journal"),
     path("provider/", plan_views.provider_dashboard, name="provider-dashboard"),
+    path("provider/flags/<int:flag_id>/", safety_views.flag_detail, name="provider-flag"),
+    path(
+        "provider/patients/<int:patient_id>/", safety_views.patient_detail, name="provider-patient"
+    ),
+    path(
+        "provider/messages/<int:message_id>/read/",
+        safety_views.message_read,
+        name="provider-message-read",
+    ),
     path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),

@@ -178,6 +178,9 @@ class ItemSpec:
     source: str | None = None
     editable_default: bool = False
     note: str | None = None
+    # Questionnaires an assessment asks (codes of backend/measures/instruments/*.json). The engine
+    # only carries them; the patient's page shows them and scores the answers.
+    instruments: tuple[str, ...] = ()
 
     @property
     def minutes_needed(self) -> int:
@@ -213,6 +216,8 @@ class ItemSpec:
         for name in ("source", "note"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
+        if self.instruments:
+            out["instruments"] = list(self.instruments)
         return out
 
 

@@ -200,7 +200,18 @@ def _item(data: Any, path: str) -> ItemSpec:
         source=_get(data, "source", path, str, default=None),
         editable_default=_get(data, "editable_default", path, bool, default=False),
         note=_get(data, "note", path, str, default=None),
+        instruments=_instruments(data, kind, path),
     )
+
+
+def _instruments(data: Mapping[str, Any], kind: str, path: str) -> tuple[str, ...]:
+    codes = _get(data, "instruments", path, list, default=[])
+    if codes and kind != "assessment":
+        raise _fail("only an assessment asks questionnaires", "protocol.type", f"{path}.instruments")
+    if not all(isinstance(c, str) and _SLUG.match(c) for c in codes):
+        raise _fail("must list questionnaire codes, e.g. [phq9, gad7]", "protocol.type",
+                    f"{path}.instruments")  # fmt: skip
+    return tuple(codes)
 
 
 def _rule(data: Any, path: str) -> ReminderRule:

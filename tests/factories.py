@@ -78,9 +78,9 @@ def role_group(name: str) -> Group:
     flushed it."""
     group = Group.objects.filter(name=name).first()
     if group is None:
-        migration = importlib.import_module("backend.core.migrations.0003_groups")
+        migration = importlib.import_module("backend.core.migrations.0004_safety_groups")
         spec = {"Coordinators": migration.COORDINATOR_PERMS, "Providers": migration.PROVIDER_PERMS}
-        migration._grant(django_apps, name, spec[name])
+        migration.groups._grant(django_apps, name, spec[name])
         group = Group.objects.get(name=name)
     return group
 

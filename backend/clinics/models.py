@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
 from backend.core.validators import validate_opening_hours, validate_time_zone
+from backend.safety.validators import validate_crisis_country, validate_urgent_answers
 
 WEEKDAY_HOURS = [["08:00", "18:00"]]
 DEFAULT_OPENING_HOURS = {str(d): WEEKDAY_HOURS for d in range(5)}
@@ -44,6 +46,41 @@ class Clinic(models.Model):
         default=2, help_text="Clinic's own SMS limit per patient per day, with written consent."
     )
     sms_weekly_limit = models.PositiveSmallIntegerField(default=6)
+    # The safety loop (backend/safety): who hears of an urgent answer, and what patients are told.
+    on_call_contact = models.ForeignKey(
+        "clinics.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Alerted with the patient's provider, by email and SMS, of every urgent flag.",
+    )
+    backup_contact = models.ForeignKey(
+        "clinics.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Alerted when nobody acknowledges an urgent flag in time.",
+    )
+    escalation_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text="Minutes an urgent flag may wait for acknowledgement before the backup hears.",
+    )
+    crisis_country = models.CharField(
+        max_length=2,
+        default="US",
+        validators=[validate_crisis_country],
+        help_text="Whose crisis lines patients are shown (backend/safety/crisis_resources.json).",
+    )
+    urgent_answers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_urgent_answers],
+        help_text="Answers this clinic treats as urgent, besides PHQ-9 item 9: "
+        '[{"instrument": "gad7", "question": 7, "min_value": 3}]',
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:

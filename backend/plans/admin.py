@@ -26,6 +26,7 @@ from backend.plans.previews import plan_warnings, preview_matches, preview_rows,
 from backend.plans.timeline import build_timeline
 from backend.reminders.models import Reminder
 from backend.reminders.preview import reminder_text
+from backend.safety.models import Flag
 
 
 class ProviderListFilter(admin.RelatedFieldListFilter):
@@ -363,6 +364,12 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             extra_context["reminder_counts"] = dict(
                 Reminder.objects.filter(plan=plan).values_list("status").annotate(n=Count("id"))
             )
+            open_flags = list(
+                Flag.objects.filter(patient=plan.patient_id, acknowledged_at__isnull=True)
+            )
+            for flag in open_flags:
+                flag.raised_label = local_label(flag.raised_at, plan.clinic.time_zone)
+            extra_context["open_flags"] = open_flags
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
 

@@ -13,11 +13,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from backend.core.scope import Role, role_of
+from backend.measures import views as measure_views
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
-from backend.plans import selectors, services
-from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans import selectors
+from backend.plans.models import PlanItem
 from backend.reminders.links import LinkRefused, read_patient_token
+from backend.safety import selectors as safety_selectors
 
 
 def link_refused(request: HttpRequest, refused: LinkRefused) -> HttpResponse:
@@ -66,39 +68,36 @@ def patient_schedule(request: HttpRequest, patient: Patient, token: str) -> Http
 
 @patient_link
 def patient_item(request: HttpRequest, patient: Patient, token: str, item_id: int) -> HttpResponse:
-    """A check-in or assessment: the patient answers, which completes the item."""
+    """An item of the patient's plan: a questionnaire to answer, a note before a check-in, or
+    its date (backend.measures.views)."""
     item = get_object_or_404(
-        PlanItem.objects.exclude(kind=PlanItem.Kind.TASK),  # provider tasks are not the patient's
+        PlanItem.objects.exclude(kind=PlanItem.Kind.TASK).select_related("plan__protocol"),
         pk=item_id,
         plan__patient=patient,
-    )
-    error = ""
-    if request.method == "POST":
-        if item.kind not in (PlanItem.Kind.CHECK_IN, PlanItem.Kind.ASSESSMENT):
-            raise PermissionDenied
-        if item.plan.status != TreatmentPlan.Status.ACTIVE:
-            raise PermissionDenied("This plan is not active; please contact your clinic.")
-        try:
-            services.item_mark_completed(
-                item=item, outcome_notes=request.POST.get("answer", "")[:2000]
-            )
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        item.refresh_from_db()
-    return render(
-        request,
-        "pages/patient_item.html",
-        {"patient": patient, "item": item, "token": token, "error": error},
-    )
+    )  # provider tasks are not the patient's
+    return measure_views.item_page(request, patient, token, item)
+
+
+@patient_link
+def patient_journal(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
+    return measure_views.journal(request, patient, token)
 
 
 @login_required
+@never_cache
 def provider_dashboard(request: HttpRequest) -> HttpResponse:
     if role_of(request.user) is not Role.PROVIDER:  # deactivated providers have no role
         raise PermissionDenied("Only active providers have a dashboard.")
     provider = request.user.provider
     items = selectors.provider_upcoming_items(provider_id=provider.pk, now=timezone.now())
-    return render(request, "pages/provider_dashboard.html", {"provider": provider, "items": items})
+    context = {
+        "provider": provider,
+        "items": items,
+        "flags": safety_selectors.flags_for(request.user).filter(acknowledged_at__isnull=True),
+        "inbox": safety_selectors.messages_for(request.user).filter(read_at__isnull=True)[:50],
+        "patients": safety_selectors.patients_for(request.user).order_by("last_name"),
+    }
+    return render(request, "pages/provider_dashboard.html", context)
 
 
 class PreferencesForm(forms.ModelForm):

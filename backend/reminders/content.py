@@ -29,6 +29,12 @@ Context variables (the backend supplies these; ``REQUIRED_CONTEXT`` says which e
   ``patient_initials``. Provider SMS texts show only the count, never patient details.
 - ``due_date``, ``task_title``: for ``provider_task_due``, e.g. "Tue 3 Mar", "Monitoring form".
 - ``repeat_index``: 0 for the first assessment prompt, 1, 2, ... for the reminders after it.
+- ``crisis_lines``, ``crisis_short``: the clinic country's crisis lines in the patient's language
+  (backend/safety/crisis_resources.json); every patient email shows the lines, and the day-after
+  text carries the short sentence.
+- ``patient_initials``, ``flag_source`` ("an answer to a questionnaire"), ``minutes_waiting``,
+  ``backup_after_minutes``: for the safety alerts (``provider_*_flag``). An alert names no answer,
+  word or score: those stay behind the clinician's login.
 
 Subjects come out as one line and SMS texts as one line in GSM-7-friendly characters (see
 ``sms_text``). Plain text and SMS are rendered without HTML escaping; the HTML body is escaped.
@@ -53,15 +59,26 @@ __all__ = [
     "PATIENT_KINDS",
     "PROVIDER_KINDS",
     "REQUIRED_CONTEXT",
+    "SMS_SEGMENT_BUDGET",
     "ContentError",
     "RenderedMessage",
     "render_message",
     "sample_context",
 ]
 
-# One folder per kind; the planning engine owns the list (one name per idea).
-MESSAGE_KINDS: tuple[str, ...] = ENGINE_MESSAGE_KINDS
-PROVIDER_KINDS: tuple[str, ...] = ("provider_checkins_tomorrow", "provider_task_due")
+# One folder per kind; the planning engine owns the list (one name per idea), and the safety
+# loop (backend.safety) adds the alerts it writes to the outbox itself.
+SAFETY_KINDS: tuple[str, ...] = (
+    "provider_urgent_flag",
+    "provider_urgent_flag_backup",
+    "provider_worsening_flag",
+)
+MESSAGE_KINDS: tuple[str, ...] = ENGINE_MESSAGE_KINDS + SAFETY_KINDS
+PROVIDER_KINDS: tuple[str, ...] = (
+    "provider_checkins_tomorrow",
+    "provider_task_due",
+    *SAFETY_KINDS,
+)
 PATIENT_KINDS: tuple[str, ...] = tuple(k for k in MESSAGE_KINDS if k not in PROVIDER_KINDS)
 LANGUAGES: tuple[str, ...] = ("en", "es")
 CHANNEL_FILES: tuple[str, ...] = ("subject.txt", "body.txt", "body.html", "sms.txt")
@@ -70,13 +87,15 @@ _COMMON = frozenset({"clinic_name", "clinic_phone", "names_treatment"})
 # Patients' messages carry their own unsubscribe link; providers' never carry a patient's link.
 _ALWAYS = _COMMON | {"unsubscribe_url"}
 _SESSION = frozenset({"patient_first_name", "item_title", "item_when", "schedule_url"})
+# Safety alerts say who (initials) and where it came from; the details stay behind the login.
+_FLAG = _COMMON | {"provider_name", "patient_initials", "flag_source", "link_url"}
 
 # What each kind's templates use. render_message refuses a context without these, rather than
 # send "Hi ," -- and the content test proves each set is enough to render its kind.
 REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "preparation_48h": _ALWAYS | _SESSION,
     "preparation_2h": _ALWAYS | {"patient_first_name", "item_time"},
-    "day_after": _ALWAYS | {"patient_first_name", "item_date"},
+    "day_after": _ALWAYS | {"patient_first_name", "item_date", "crisis_short"},
     "integration_reminder": _ALWAYS | _SESSION,
     "preparation_session_reminder": _ALWAYS | _SESSION,
     "journal_prompt": _ALWAYS | {"patient_first_name", "link_url"},
@@ -87,7 +106,15 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "provider_task_due": _COMMON | {"provider_name", "task_title", "due_date", "link_url"},
     "session_changed": _ALWAYS | _SESSION,
     "session_cancelled": _ALWAYS | _SESSION,
+    "provider_urgent_flag": _FLAG,
+    "provider_urgent_flag_backup": _FLAG | {"minutes_waiting"},
+    "provider_worsening_flag": _FLAG,
 }
+
+# Segments an SMS of each kind may take (one unless listed): the day-after text carries the
+# crisis lines, which a single 160-character segment cannot hold with the rest; a clinician's
+# urgent alert is worth a second segment rather than a shorter link or clinic name.
+SMS_SEGMENT_BUDGET: Mapping[str, int] = {"day_after": 2, **dict.fromkeys(SAFETY_KINDS, 2)}
 
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -278,6 +305,9 @@ _LINK_PATHS = {
     "check_in_invitation": "c",
     "assessment_prompt": "a",
     "provider_task_due": "t",
+    "provider_urgent_flag": "f",
+    "provider_urgent_flag_backup": "f",
+    "provider_worsening_flag": "f",
 }
 
 
@@ -324,4 +354,24 @@ def sample_context(kind: str, language: str = "en", *, worst_case: bool = False)
         "treatment_name": "ketamina" if sample_language == "es" else "ketamine",
         "items": items,
         "repeat_index": repeat_index,
+        "patient_initials": initials,
+        "flag_source": "una respuesta a un cuestionario"
+        if sample_language == "es"
+        else "an answer to a questionnaire",
+        "minutes_waiting": 30,
+        "backup_after_minutes": 30,
+        "crisis_lines": list(_CRISIS[sample_language]["lines"]),
+        "crisis_short": _CRISIS[sample_language]["short"],
     }
+
+
+_CRISIS = {
+    "en": {
+        "lines": ("Call or text 988 (the 988 Lifeline), any time.", "In an emergency, call 911."),
+        "short": "In a crisis call or text 988, or call 911.",
+    },
+    "es": {
+        "lines": ("Llame al 988 y marque 2, a cualquier hora.", "En una emergencia, llame al 911."),
+        "short": "En una crisis llame o escriba al 988 (marque 2), o llame al 911.",
+    },
+}

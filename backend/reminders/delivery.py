@@ -76,7 +76,9 @@ def take_many(reminder_ids: list[int], *, now: dt.datetime) -> list[Reminder]:
     )
     taken = (
         Reminder.objects.filter(id__in=reminder_ids, lease_token=token)  # by primary key
-        .select_related("plan__patient", "plan__clinic", "plan__protocol", "item", "provider__user")
+        .select_related(
+            "plan__patient", "plan__clinic", "plan__protocol", "item", "provider__user", "flag"
+        )
         # Large JSON documents a send never reads: decoding them was a tenth of a send's CPU.
         .defer("plan__protocol__definition", "plan__planning_notes", "plan__options")
     )

@@ -33,6 +33,12 @@ SEND = Verdict("send")
 
 def _plan_and_item(reminder: Reminder) -> Verdict | None:
     plan, item = reminder.plan, reminder.item
+    if reminder.flag_id is not None:
+        # A safety alert does not wait on the plan (a paused or finished course is no reason to
+        # keep a clinician uninformed); it stops only once a clinician has acknowledged the flag.
+        if reminder.flag.acknowledged_at is not None:
+            return Verdict("skip", "flag acknowledged")
+        return None
     if reminder.message_kind == CANCELLATION_KIND:
         return None  # the one message whose point is that the session and plan are off
     if plan.status != TreatmentPlan.Status.ACTIVE:

@@ -85,6 +85,12 @@ def patient_item_url(patient, item_id: int) -> str:
     return absolute(reverse("patient-item", args=[token, item_id]))
 
 
+def patient_journal_url(patient, item_id: int | None = None) -> str:
+    token = _patient_token(patient.pk, patient.link_generation, dt.date.today())
+    query = f"?item={item_id}" if item_id else ""
+    return absolute(reverse("patient-journal", args=[token])) + query
+
+
 # Signing is a noticeable part of rendering a batch; a patient's token is signed at most once a
 # day per process and generation (both are part of the cache key, so a cached token is never
 # stale or revoked), and the schedule and item links of one message share it.

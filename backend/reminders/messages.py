@@ -19,6 +19,7 @@ from backend.reminders.channels import OutgoingEmail, OutgoingSms
 from backend.reminders.content import RenderedMessage, render_message
 from backend.reminders.ics import session_invitation
 from backend.reminders.models import Reminder
+from backend.safety import crisis
 
 SESSION_KINDS = {"dosing", "integration", "preparation", "booster"}
 # Messages that announce a session carry its calendar invitation; a day-after message does not
@@ -126,11 +127,19 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         # as the patient (opt them out, see their schedule).
         context["unsubscribe_url"] = links.unsubscribe_url(patient.pk)
         context["schedule_url"] = links.patient_schedule_url(patient)
+        crisis_lines = crisis.for_clinic(clinic.crisis_country, language)
+        context["crisis_lines"], context["crisis_short"] = crisis_lines.lines, crisis_lines.short
     if item is not None:
         when, day, time = _when(item.start, zone, language)
         context.update(item_title=item.title, item_when=when, item_date=day, item_time=time)
         if to_patient:
-            context["link_url"] = links.patient_item_url(patient, item.pk)
+            # The journal prompt opens the journal, never the check-in it comes before: writing
+            # an entry is not the check-in (which only staff record as done).
+            context["link_url"] = (
+                links.patient_journal_url(patient, item.pk)
+                if reminder.message_kind == "journal_prompt"
+                else links.patient_item_url(patient, item.pk)
+            )
     if reminder.audience == Reminder.Audience.PROVIDER:
         provider = reminder.provider
         context["provider_name"] = provider.user.get_full_name() or provider.user.get_username()
@@ -139,7 +148,31 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         context["task_title"] = item.title if item else "Task"
         context["due_date"] = _when(item.end if item else reminder.not_after, zone, language)[1]
         context["link_url"] = links.absolute(reverse("provider-dashboard"))
+        if reminder.flag_id is not None:
+            context.update(_flag_context(reminder))
     return context
+
+
+FLAG_SOURCES = {
+    "response": "an answer to a questionnaire",
+    "sms": "a text message",
+    "check_in_note": "a note before a check-in",
+    "journal": "a shared journal entry",
+}
+
+
+def _flag_context(reminder: Reminder) -> dict:
+    """Who and where from, never what: the answer, the words and the score stay behind login."""
+    flag, patient = reminder.flag, reminder.plan.patient
+    source = "response" if flag.response_id else (flag.message.source if flag.message_id else "")
+    waited = max(0, int((reminder.send_at - flag.raised_at).total_seconds() // 60))
+    return {
+        "patient_initials": f"{patient.first_name[:1]}{patient.last_name[:1]}".upper(),
+        "flag_source": FLAG_SOURCES.get(source, "a patient's message"),
+        "minutes_waiting": waited,
+        "backup_after_minutes": reminder.plan.clinic.escalation_minutes,
+        "link_url": links.absolute(reverse("provider-flag", args=[flag.pk])),
+    }
 
 
 def render(

@@ -49,6 +49,14 @@ class Reminder(models.Model):
         on_delete=models.CASCADE,
         related_name="reminders",
     )
+    flag = models.ForeignKey(
+        "safety.Flag",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        help_text="The safety flag this alert is about (safety.services).",
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     message_kind = models.CharField(max_length=48)
     send_at = models.DateTimeField()

@@ -1,4 +1,5 @@
-"""Twilio webhooks: delivery status callbacks and inbound STOP/START/HELP keywords.
+"""Twilio webhooks: delivery status callbacks, inbound STOP/START/HELP keywords, and everything
+else a patient texts, which lands in the clinic inbox with an automatic answer.
 
 Both refuse any request whose X-Twilio-Signature does not verify against TWILIO_AUTH_TOKEN and
 the public URL Twilio called (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
@@ -23,6 +24,9 @@ from backend.patients.models import Patient
 from backend.reminders import consent
 from backend.reminders.links import absolute
 from backend.reminders.models import Reminder
+from backend.reminders.sms_text import to_gsm_friendly
+from backend.safety import crisis
+from backend.safety import services as safety
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,16 @@ HELP_WORDS = {"HELP", "INFO"}
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 FAILED_STATUSES = {"failed", "undelivered"}
 # Callbacks can arrive out of order; a status never moves back down this ladder.
-STATUS_RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4,
-               "undelivered": 4, "failed": 4, "read": 5}  # fmt: skip
+STATUS_RANK = {
+    "accepted": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "read": 5,
+}
 
 
 def _verified(request: HttpRequest) -> bool:
@@ -128,4 +140,54 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         if clinic and clinic.phone:
             contact = f"{clinic.name} {clinic.phone.as_national}"
         return _twiml(f"Reminders from {contact}. Reply STOP to opt out, START to opt back in.")
-    return _twiml(None)
+    return _twiml(_file_reply(request, sender, patients, list(clinics), now))
+
+
+AUTO_REPLY = {
+    "en": "This number is not monitored. Call {contact}. {crisis}",
+    "es": "Este número no se atiende. Llame a {contact}. {crisis}",
+}
+
+
+def _file_reply(request, sender, patients, clinics, now) -> str:
+    """Anything but a keyword is a patient's words: it goes to the inbox of each clinic the
+    number is a patient of (else of every clinic the number reached, as an unknown sender), where
+    words of distress raise an urgent flag; the sender is told at once whom to call instead."""
+    body = request.POST.get("Body", "").strip()
+    from_number = sender.as_e164 if sender is not None else ""
+    if patients:
+        for patient in patients:
+            safety.receive_message(
+                clinic=patient.clinic,
+                patient=patient,
+                source="sms",
+                body=body,
+                now=now,
+                from_number=from_number,
+            )
+    else:
+        for clinic in clinics:
+            safety.receive_message(
+                clinic=clinic,
+                patient=None,
+                source="sms",
+                body=body,
+                now=now,
+                from_number=from_number,
+            )
+    named = {p.clinic for p in patients} or set(clinics)
+    clinic = named.pop() if len(named) == 1 else None
+    language = patients[0].language if len(patients) == 1 else "en"
+    language = language if language in AUTO_REPLY else "en"
+    contact = "your clinic"
+    if clinic is not None:
+        contact = f"{clinic.sender_name or clinic.name}"
+        if clinic.phone:
+            contact += (
+                f" at {clinic.phone.as_national}"
+                if language == "en"
+                else (f" al {clinic.phone.as_national}")
+            )
+    country = clinic.crisis_country if clinic is not None else "US"
+    short = crisis.for_clinic(country, language).short
+    return to_gsm_friendly(AUTO_REPLY[language].format(contact=contact, crisis=short))

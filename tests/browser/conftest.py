@@ -108,9 +108,9 @@ def demo_data(settings, transactional_db):
 
     library = importlib.import_module("backend.protocols.migrations.0002_builtin_library")
     library.load_library(apps, None)
-    groups = importlib.import_module("backend.core.migrations.0003_groups")
+    groups = importlib.import_module("backend.core.migrations.0004_safety_groups")
     # Permissions themselves survive a flush (post_migrate re-creates them); the groups do not.
-    groups._grant(apps, "Coordinators", groups.COORDINATOR_PERMS)
-    groups._grant(apps, "Providers", groups.PROVIDER_PERMS)
+    groups.groups._grant(apps, "Coordinators", groups.COORDINATOR_PERMS)
+    groups.groups._grant(apps, "Providers", groups.PROVIDER_PERMS)
     settings.DEMO_MODE = True
     call_command("seed_demo", verbosity=0)

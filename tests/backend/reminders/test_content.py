@@ -21,6 +21,8 @@ from backend.reminders.content import (
     PATIENT_KINDS,
     PROVIDER_KINDS,
     REQUIRED_CONTEXT,
+    SAFETY_KINDS,
+    SMS_SEGMENT_BUDGET,
     ContentError,
     RenderedMessage,
     render_message,
@@ -100,7 +102,7 @@ def test_template_folders_are_exactly_the_message_kinds():
 def test_message_kinds_match_the_planning_engine():
     from scheduler.model import MESSAGE_KINDS as ENGINE_KINDS
 
-    assert MESSAGE_KINDS == ENGINE_KINDS
+    assert MESSAGE_KINDS == ENGINE_KINDS + SAFETY_KINDS
     assert set(PROVIDER_KINDS) < set(MESSAGE_KINDS)
     assert set(PATIENT_KINDS) | set(PROVIDER_KINDS) == set(MESSAGE_KINDS)
 
@@ -160,7 +162,7 @@ def test_email_bodies_carry_unsubscribe_link_and_clinic_contact(kind, language, 
 
 
 @pytest.mark.parametrize(("kind", "language", "worst"), CASES)
-def test_sms_fits_one_gsm7_segment_with_stop_and_clinic_name(kind, language, worst):
+def test_sms_fits_its_gsm7_segment_budget_with_stop_and_clinic_name(kind, language, worst):
     context = sample_context(kind, language, worst_case=worst)
     sms = render_message(kind=kind, language=language, context=context).sms
     assert sms.endswith(STOP_LINE[language])
@@ -168,8 +170,27 @@ def test_sms_fits_one_gsm7_segment_with_stop_and_clinic_name(kind, language, wor
     assert "\n" not in sms
     assert is_gsm7(sms), [char for char in sms if not is_gsm7(char)]
     assert "\u00a0" not in sms
-    assert len(sms) <= 160
-    assert sms_segments(sms) == 1
+    budget = SMS_SEGMENT_BUDGET.get(kind, 1)
+    assert sms_segments(sms) <= budget, (len(sms), sms)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_day_after_text_carries_the_crisis_line_in_two_segments_at_most(language):
+    sms = render("day_after", language, worst=True).sms
+    assert "988" in sms and "911" in sms
+    assert sms_segments(sms) <= 2
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(
+    "kind", ["day_after", "journal_prompt", "assessment_prompt", "check_in_invitation"]
+)
+def test_aftercare_emails_give_the_crisis_lines(kind, language):
+    context = sample_context(kind, language)
+    message = render_message(kind=kind, language=language, context=context)
+    for line in context["crisis_lines"]:
+        assert line in message.text
+        assert escape(line) in message.html
 
 
 @pytest.mark.parametrize(("kind", "language", "worst"), CASES)
