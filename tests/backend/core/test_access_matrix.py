@@ -93,7 +93,12 @@ def _side(name: str) -> Side:
     own_protocol = protocol_services.protocol_duplicate_for_clinic(
         source=protocol(), clinic_id=clinic.pk
     )
+    response, flag, journal = _safety_records(patient, plan)
     objects = {
+        "measures.questionnaireresponse": response,
+        "measures.journalentry": journal,
+        "safety.flag": flag,
+        "safety.patientmessage": journal.inbox_message,
         "clinics.clinic": clinic,
         "clinics.provider": provider,
         "clinics.coordinator": coordinator,
@@ -104,6 +109,28 @@ def _side(name: str) -> Side:
         "reminders.reminder": plan.reminders.filter(audience="patient").first(),
     }
     return Side(clinic, objects, links.patient_schedule_url(patient).rstrip("/").split("/")[-1])
+
+
+def _safety_records(patient, plan):
+    """An urgent questionnaire answer (and its flag) and a journal entry shared with the care
+    team (and its inbox message), made through the services a patient's submission goes through."""
+    from backend.measures import scoring
+    from backend.measures import services as measures
+
+    item = plan.items.filter(kind="assessment").order_by("start").first()
+    answers = {
+        i.code: {f"q{q.number}": 1 if (i.code, q.number) == ("phq9", 9) else 0
+                 for q in i.questions("en")}
+        for i in measures.instruments_for(item)
+    }  # fmt: skip
+    responses = measures.questionnaires_submit(
+        patient=patient, item=item, answers=answers, language="en", now=SUITE_NOW
+    )
+    journal = measures.journal_write(
+        patient=patient, text="Slept well.", shared=True, now=SUITE_NOW
+    )
+    assert scoring.get("phq9") and responses[0].flags.exists()
+    return responses[0], responses[0].flags.get(), journal
 
 
 def _global_objects(sides) -> dict:
@@ -224,6 +251,17 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
             out.append(("/" + path.replace("<str:token>", side.token), f"token:{name}", None))
             out.append(("/" + path.replace("<str:token>", "forged-token"), "token:forged", None))
         return out
+    if route.startswith("provider/") and "<int:" in route:
+        parameter = re.search(r"<int:(\w+)>", route).group(1)
+        label = {
+            "flag_id": "safety.flag",
+            "patient_id": "patients.patient",
+            "message_id": "safety.patientmessage",
+        }[parameter]
+        return [
+            ("/" + route.replace(f"<int:{parameter}>", str(side.objects[label].pk)), name, label)
+            for name, side in sides.items()
+        ]
     if "<slug:esp>" in route:
         return [("/" + route.replace("<slug:esp>", "postmark"), None, None)]
     if "<" in route or "(" in route:
