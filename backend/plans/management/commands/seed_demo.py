@@ -106,7 +106,12 @@ class Command(BaseCommand):
             group="Providers",
         )
         prescriber, _ = Provider.objects.get_or_create(
-            user=prescriber_user, defaults={"clinic": clinic, "role": Provider.Role.PRESCRIBER}
+            user=prescriber_user,
+            defaults={
+                "clinic": clinic,
+                "role": Provider.Role.PRESCRIBER,
+                "mobile": "+12025550161",
+            },
         )
         therapist_user = self._user(
             "therapist",
@@ -116,9 +121,14 @@ class Command(BaseCommand):
             staff=True,
             group="Providers",
         )
-        Provider.objects.get_or_create(
-            user=therapist_user, defaults={"clinic": clinic, "role": Provider.Role.THERAPIST}
+        therapist, _ = Provider.objects.get_or_create(
+            user=therapist_user,
+            defaults={"clinic": clinic, "role": Provider.Role.THERAPIST, "mobile": "+12025550162"},
         )
+        if clinic.on_call_contact_id is None:
+            # Urgent flags reach the prescriber at once and the therapist if nobody acknowledges.
+            clinic.on_call_contact, clinic.backup_contact = prescriber, therapist
+            clinic.save(update_fields=["on_call_contact", "backup_contact"])
         start = now.astimezone(ZoneInfo(clinic.time_zone)).date() + dt.timedelta(days=2)
         for username, first, last, zone, slug, email, mobile in PATIENTS:
             user = self._user(username, first, last, email) if username else None
