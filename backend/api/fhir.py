@@ -2,7 +2,9 @@
 
 The bundle (type `collection`) holds the Patient and the responsible Practitioner, one CarePlan
 whose activities point at the dated rows, an Appointment per session and check-in, and a
-CommunicationRequest per reminder. Entries are addressed by `urn:uuid:` ids derived from the
+CommunicationRequest per reminder, and per questionnaire answered a QuestionnaireResponse with
+its total score as an Observation (LOINC-coded where the instrument file gives the codes).
+Entries are addressed by `urn:uuid:` ids derived from the
 database ids, so exporting the same plan twice gives the same references.
 The shapes follow R4 (4.0.1); tests validate them with `fhir.resources` (its R4B models, which
 are identical to R4 for these resources).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 
+from backend.measures import scoring
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
@@ -186,11 +189,85 @@ def plan_bundle(plan: TreatmentPlan) -> dict:
                 _communication_request(reminder, plan_ref, recipient, about),
             )
         )
+    for response in plan.questionnaire_responses.all():
+        response_ref = _urn("response", response.pk)
+        entries.append((response_ref, _questionnaire_response(response, patient_ref, plan_ref)))
+        entries.append(
+            (_urn("score", response.pk), _score_observation(response, patient_ref, response_ref))
+        )
     return {
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": _instant(plan.updated_at),
         "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
+    }
+
+
+def _questionnaire_response(response, patient_ref: str, plan_ref: str) -> dict:
+    """The answers as given: each question (linkId = its number) with the chosen option coded."""
+    instrument = scoring.get(response.instrument)
+    panel = instrument.loinc.get("panel")
+    items = []
+    for question in instrument.questions(response.language):
+        value = response.answers.get(str(question.number))
+        option = next((o for o in question.options if o.value == value), None)
+        if option is None:
+            continue
+        items.append(
+            {
+                "linkId": str(question.number),
+                "text": question.text,
+                "answer": [
+                    {
+                        "valueCoding": {
+                            "system": f"{SYSTEM}/{instrument.code}-answer",
+                            "code": str(option.value),
+                            "display": option.label,
+                        }
+                    }
+                ],
+            }
+        )
+    resource = {
+        "resourceType": "QuestionnaireResponse",
+        "identifier": {"system": f"{SYSTEM}/response", "value": str(response.pk)},
+        "questionnaire": f"http://loinc.org/q/{panel}" if panel else f"{SYSTEM}/{instrument.code}",
+        "status": "completed",
+        "basedOn": [{"reference": plan_ref}],
+        "subject": {"reference": patient_ref},
+        "authored": _instant(response.submitted_at),
+        "source": {"reference": patient_ref},
+        "item": items,
+    }
+    return resource
+
+
+def _score_observation(response, patient_ref: str, response_ref: str) -> dict:
+    """The total score as a survey Observation, derived from its QuestionnaireResponse."""
+    instrument = scoring.get(response.instrument)
+    coding = [{"system": f"{SYSTEM}/score", "code": f"{instrument.code}-total"}]
+    if instrument.loinc.get("total"):
+        coding.insert(0, {"system": "http://loinc.org", "code": instrument.loinc["total"]})
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": f"{SYSTEM}/score", "value": str(response.pk)}],
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "survey",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": coding, "text": f"{instrument.name} total score"},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": _instant(response.submitted_at),
+        "valueInteger": response.total,
+        "interpretation": [{"text": response.band_label}],
+        "derivedFrom": [{"reference": response_ref}],
     }
 
 

@@ -9,10 +9,12 @@ from django import forms
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
+from backend.measures.models import QuestionnaireResponse
 from backend.patients.models import Patient
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.protocols.models import Protocol
 from backend.reminders.models import Reminder
+from backend.safety.models import Flag
 
 MAX_ID = 2**62
 
@@ -105,3 +107,23 @@ class ReminderFilter(filters.FilterSet):
     class Meta:
         model = Reminder
         fields = ["status", "channel", "audience", "message_kind"]
+
+
+class ResponseFilter(filters.FilterSet):
+    patient = _id("patient")
+    item = _id("item")
+
+    class Meta:
+        model = QuestionnaireResponse
+        fields = ["instrument", "urgent"]
+
+
+class FlagFilter(filters.FilterSet):
+    patient = _id("patient")
+    open = filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", help_text="Not yet acknowledged."
+    )
+
+    class Meta:
+        model = Flag
+        fields = ["kind"]

@@ -13,6 +13,7 @@ from backend.api.views.people import ClinicViewSet, PatientViewSet, ProviderView
 from backend.api.views.plans import PlanViewSet
 from backend.api.views.protocols import ProtocolViewSet
 from backend.api.views.reminders import ReminderViewSet
+from backend.api.views.safety import FlagViewSet, QuestionnaireResponseViewSet
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -26,6 +27,8 @@ router.register("protocols", ProtocolViewSet, basename="protocol")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("items", ItemViewSet, basename="item")
 router.register("reminders", ReminderViewSet, basename="reminder")
+router.register("responses", QuestionnaireResponseViewSet, basename="response")
+router.register("flags", FlagViewSet, basename="flag")
 
 app_name = "api"
 urlpatterns = [

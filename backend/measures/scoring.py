@@ -54,7 +54,7 @@ _QUESTION_KEY = re.compile(r"[qQ]?(\d+)")
 _INTEGER = re.compile(r"[+-]?\d+")
 
 _TOP_REQUIRED = ("code", "version", "name", "source", "copyright", "text", "bands")
-_TOP_OPTIONAL = ("translation_source", "urgent")
+_TOP_OPTIONAL = ("translation_source", "urgent", "loinc")
 _LANGUAGE_REQUIRED = ("intro", "questions", "options")
 _LANGUAGE_OPTIONAL = ("difficulty",)
 
@@ -137,6 +137,8 @@ class Instrument:
     )
     _translation_sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     urgent_rules: tuple[UrgentRule, ...] = field(default=(), compare=False)
+    # LOINC codes for exchange (FHIR export): {"panel": ..., "total": ...}; optional.
+    loinc: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def languages(self) -> tuple[str, ...]:
         """The languages this instrument is written in, English first."""
@@ -378,7 +380,13 @@ def _build(data: object, stem: str) -> Instrument:
         _questions=MappingProxyType(questions),
         _translation_sources=MappingProxyType(translation_sources),
         urgent_rules=urgent,
+        loinc=MappingProxyType(_loinc(top.get("loinc", {}))),
     )
+
+
+def _loinc(value: object) -> dict[str, str]:
+    codes = _object(value, "loinc", (), ("panel", "total"))
+    return {key: _text(code, f"loinc.{key}") for key, code in codes.items()}
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,37 @@ def test_cancelled_plan_exports_as_revoked(coordinator_client, plan):
         e["resource"] for e in body["entry"] if e["resource"]["resourceType"] == "CarePlan"
     )
     assert care_plan["status"] == "revoked"
+
+
+def test_answered_questionnaires_export_as_responses_and_score_observations(
+    coordinator_client, plan
+):
+    from fhir.resources.R4B.observation import Observation
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+    from backend.measures import services as measures
+
+    item = plan.items.filter(kind=PlanItem.Kind.ASSESSMENT).order_by("start").first()
+    answers = {
+        i.code: {f"q{q.number}": 2 for q in i.questions("en")}
+        for i in measures.instruments_for(item)
+    }
+    measures.questionnaires_submit(
+        patient=plan.patient, item=item, answers=answers, language="en", now=item.start
+    )
+    body = coordinator_client.get(f"/api/v1/plans/{plan.pk}/fhir/").json()
+    bundle = Bundle.model_validate(body)
+    resources = [entry.resource for entry in bundle.entry]
+    responses = [r for r in resources if isinstance(r, QuestionnaireResponse)]
+    scores = [r for r in resources if isinstance(r, Observation)]
+    assert {r.questionnaire for r in responses} == {
+        "http://loinc.org/q/44249-1",
+        "http://loinc.org/q/69737-5",
+    }
+    phq9 = next(r for r in responses if r.questionnaire.endswith("44249-1"))
+    assert [i.linkId for i in phq9.item] == [str(n) for n in range(1, 11)]
+    assert phq9.item[8].answer[0].valueCoding.display == "More than half the days"
+    totals = {o.code.coding[0].code: o.valueInteger for o in scores}
+    assert totals == {"44261-6": 18, "70274-6": 14}
+    urls = {entry.fullUrl for entry in bundle.entry}
+    assert {o.derivedFrom[0].reference for o in scores} <= urls

@@ -72,6 +72,8 @@ API_MODELS = {
     "plans": TreatmentPlan,
     "items": PlanItem,
     "reminders": Reminder,
+    "responses": "measures.questionnaireresponse",
+    "flags": "safety.flag",
 }
 
 
