@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django import forms
@@ -14,11 +15,13 @@ from django.views.decorators.cache import never_cache
 
 from backend.core.scope import Role, role_of
 from backend.measures import views as measure_views
+from backend.measures.models import QuestionnaireResponse
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
 from backend.plans import selectors
 from backend.plans.models import PlanItem
 from backend.reminders.links import LinkRefused, read_patient_token
+from backend.safety import crisis
 from backend.safety import selectors as safety_selectors
 
 
@@ -61,9 +64,13 @@ def patient_link(view):
 @patient_link
 def patient_schedule(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
     items = selectors.patient_upcoming_items(patient_id=patient.pk, now=timezone.now())
-    return render(
-        request, "pages/patient_schedule.html", {"patient": patient, "items": items, "token": token}
-    )
+    context = {
+        "patient": patient,
+        "items": items,
+        "token": token,
+        "crisis": crisis.for_clinic(patient.clinic.crisis_country, patient.language),
+    }
+    return render(request, "pages/patient_schedule.html", context)
 
 
 @patient_link
@@ -96,6 +103,10 @@ def provider_dashboard(request: HttpRequest) -> HttpResponse:
         "flags": safety_selectors.flags_for(request.user).filter(acknowledged_at__isnull=True),
         "inbox": safety_selectors.messages_for(request.user).filter(read_at__isnull=True)[:50],
         "patients": safety_selectors.patients_for(request.user).order_by("last_name"),
+        "recent_answers": QuestionnaireResponse.objects.filter(
+            patient__in=safety_selectors.patients_for(request.user),
+            submitted_at__gte=timezone.now() - dt.timedelta(days=7),
+        ).select_related("patient")[:100],
     }
     return render(request, "pages/provider_dashboard.html", context)
 
