@@ -53,7 +53,23 @@ def _required_text(text: str, field: str) -> str:
     return text
 
 
-@transaction.atomic
+def _urgent_in_partial(instrument: scoring.Instrument, given: Mapping[str, object], clinic):
+    """Urgent answers among those given in a refused submission."""
+    values = {}
+    for question in instrument.questions("en"):
+        raw = given.get(f"q{question.number}", given.get(str(question.number)))
+        try:
+            values[question.number] = int(str(raw).strip())
+        except (TypeError, ValueError):
+            continue
+    reasons = [
+        rule.reason
+        for rule in instrument.urgent_rules
+        if values.get(rule.question, -1) >= rule.min_value
+    ]
+    return reasons + safety.clinic_urgent_reasons(clinic, instrument.code, values)
+
+
 def questionnaires_submit(
     *,
     patient: Patient,
@@ -67,7 +83,9 @@ def questionnaires_submit(
 
     ``answers`` maps instrument code to its answers ({"phq9": {"q1": "0", ...}}). All of them
     are checked before anything is stored: one missing answer refuses the whole submission with
-    every problem named by field (``phq9-q9``), so nothing is half-recorded.
+    every problem named by field (``phq9-q9``), so nothing is half-recorded. An urgent answer
+    in a refused submission still raises an urgent flag (the ValidationError then has
+    ``urgent = True``, so the page can show the crisis lines).
     """
     instruments = instruments_for(item)
     if not instruments:
@@ -86,7 +104,23 @@ def questionnaires_submit(
         except scoring.AnswerError as problem:
             errors.update({f"{instrument.code}-{k}": v for k, v in problem.errors.items()})
     if errors:
-        raise ValidationError(errors, code="incomplete")
+        reasons = [
+            reason
+            for instrument in instruments
+            for reason in _urgent_in_partial(
+                instrument, answers.get(instrument.code, {}), patient.clinic
+            )
+        ]
+        if reasons:
+            safety.flag_unfinished_answers(patient=patient, item=item, reasons=reasons, now=now)
+        refused = ValidationError(errors, code="incomplete")
+        refused.urgent = bool(reasons)
+        raise refused
+    with transaction.atomic():
+        return _record(patient, item, instruments, scores, language, now, entered_by)
+
+
+def _record(patient, item, instruments, scores, language, now, entered_by):
     responses = []
     for instrument in instruments:
         score = scores[instrument.code]

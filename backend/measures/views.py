@@ -95,7 +95,7 @@ def _questionnaires(request, patient, token, item) -> HttpResponse:
     instruments = services.instruments_for(item)
     given = {i.code: {} for i in instruments}
     errors: dict[str, str] = {}
-    responses = []
+    responses, urgent = [], False
     if request.method == "POST":
         _require_active(item)
         for instrument in instruments:
@@ -108,6 +108,7 @@ def _questionnaires(request, patient, token, item) -> HttpResponse:
             )
         except ValidationError as problem:
             errors = {k: " ".join(v) for k, v in problem.message_dict.items()}
+            urgent = getattr(problem, "urgent", False)
         item.refresh_from_db()
     forms = [
         {
@@ -132,7 +133,7 @@ def _questionnaires(request, patient, token, item) -> HttpResponse:
         forms=forms,
         errors=errors,
         submitted=bool(responses),
-        urgent=any(r.urgent for r in responses),
+        urgent=urgent or any(r.urgent for r in responses),
         other_errors=[v for k, v in errors.items() if "-q" not in k],
     )
     return render(request, "pages/questionnaire.html", context, status=400 if errors else 200)

@@ -94,6 +94,10 @@ class PlanItem(models.Model):
         default=0,
         help_text="iCalendar SEQUENCE: rises every time the session moves or is cancelled.",
     )
+    notified_sequence = models.PositiveIntegerField(
+        default=0,
+        help_text="The calendar_sequence the patient was last sent a change notice for.",
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -409,10 +409,13 @@ def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = N
 
 
 def _cancel_pending(plan: TreatmentPlan, reason: str, now: dt.datetime) -> int:
+    """Withdraw the plan's pending reminders. A notice of what staff changed still goes out, and
+    so do the alerts of a safety flag: only a clinician's acknowledgement stops those."""
     return update_with_history(
-        Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING).exclude(
-            sending_until__gt=now
-        ),
+        Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING)
+        .exclude(sending_until__gt=now)
+        .exclude(rule=STAFF_RULE)
+        .exclude(flag__isnull=False),
         status=Reminder.Status.CANCELLED,
         status_reason=reason[:200],
         lease_expires_at=None,

@@ -29,6 +29,9 @@ Context variables (the backend supplies these; ``REQUIRED_CONTEXT`` says which e
   ``patient_initials``. Provider SMS texts show only the count, never patient details.
 - ``due_date``, ``task_title``: for ``provider_task_due``, e.g. "Tue 3 Mar", "Monitoring form".
 - ``repeat_index``: 0 for the first assessment prompt, 1, 2, ... for the reminders after it.
+- ``sessions``: for ``session_changed`` / ``session_cancelled``, every session of the change the
+  patient has not yet been told about: dicts with ``title``, ``when`` and ``cancelled`` (one
+  notice lists them all; see plans/calendar_notices.py).
 - ``crisis_lines``, ``crisis_short``: the clinic country's crisis lines in the patient's language
   (backend/safety/crisis_resources.json); every patient email shows the lines, and the day-after
   text carries the short sentence.
@@ -104,8 +107,8 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "booster_reminder": _ALWAYS | _SESSION,
     "provider_checkins_tomorrow": _COMMON | {"provider_name", "items", "schedule_url"},
     "provider_task_due": _COMMON | {"provider_name", "task_title", "due_date", "link_url"},
-    "session_changed": _ALWAYS | _SESSION,
-    "session_cancelled": _ALWAYS | _SESSION,
+    "session_changed": _ALWAYS | _SESSION | {"sessions"},
+    "session_cancelled": _ALWAYS | _SESSION | {"sessions"},
     "provider_urgent_flag": _FLAG,
     "provider_urgent_flag_backup": _FLAG | {"minutes_waiting"},
     "provider_worsening_flag": _FLAG,
@@ -360,6 +363,14 @@ def sample_context(kind: str, language: str = "en", *, worst_case: bool = False)
         else "an answer to a questionnaire",
         "minutes_waiting": 30,
         "backup_after_minutes": 30,
+        "sessions": [
+            {
+                "title": f"{base['item_title']}{'' if n == 0 else f' ({n + 1})'}",
+                "when": base["item_when"],
+                "cancelled": n == 2,
+            }
+            for n in range(3 if worst_case else 1)
+        ],
         "crisis_lines": list(_CRISIS[sample_language]["lines"]),
         "crisis_short": _CRISIS[sample_language]["short"],
     }

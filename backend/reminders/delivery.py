@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.celery import MAX_CELERY_RETRY_DELAY_S
+from backend.plans.models import PlanItem
 from backend.reminders import eligibility, messages
 from backend.reminders.channels import DeliveryError
 from backend.reminders.channels.email import batch_connection, send_email
@@ -262,7 +263,17 @@ def _deliver_taken(reminder: Reminder, *, now: dt.datetime) -> Outcome:
         last_error="",
         lease_expires_at=None,
     )
+    _record_notice_told(reminder)
     return Outcome("sent")
+
+
+def _record_notice_told(reminder: Reminder) -> None:
+    """A change notice that went out told the patient of its sessions as they stood when it was
+    rendered; a session changed again since keeps a higher sequence and goes in the next one."""
+    for item in getattr(reminder, "notice_items", ()):
+        PlanItem.objects.filter(pk=item.pk, notified_sequence__lt=item.calendar_sequence).update(
+            notified_sequence=item.calendar_sequence
+        )
 
 
 def _failed(reminder: Reminder, backend: str, exc: DeliveryError, *, now: dt.datetime) -> Outcome:

@@ -18,7 +18,9 @@ from backend.reminders.models import Reminder
 # at most one healthcare text a day and three a week (FCC 15-72, para. 147).
 TCPA_DAILY, TCPA_WEEKLY = 1, 3
 ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
-CANCELLATION_KIND = "session_cancelled"
+# Notices of what staff changed: their point is that sessions moved or are off, so neither a
+# paused nor a cancelled plan holds them back.
+NOTICE_KINDS = {"session_changed", "session_cancelled"}
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ def _plan_and_item(reminder: Reminder) -> Verdict | None:
         if reminder.flag.acknowledged_at is not None:
             return Verdict("skip", "flag acknowledged")
         return None
-    if reminder.message_kind == CANCELLATION_KIND:
-        return None  # the one message whose point is that the session and plan are off
+    if reminder.message_kind in NOTICE_KINDS:
+        return None
     if plan.status != TreatmentPlan.Status.ACTIVE:
         return Verdict("skip", f"plan is {plan.status}")
     if item is None:

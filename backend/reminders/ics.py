@@ -22,11 +22,55 @@ def item_uid(item: PlanItem) -> str:
 def session_invitation(
     item: PlanItem, *, attendee_email: str, organizer_email: str, clinic_name: str, now: dt.datetime
 ) -> bytes:
+    """One session's invitation (REQUEST), or its cancellation (CANCEL)."""
+    [(_, ics)] = session_invitations(
+        [item],
+        attendee_email=attendee_email,
+        organizer_email=organizer_email,
+        clinic_name=clinic_name,
+        now=now,
+    )
+    return ics
+
+
+def session_invitations(
+    items: list[PlanItem],
+    *,
+    attendee_email: str,
+    organizer_email: str,
+    clinic_name: str,
+    now: dt.datetime,
+) -> list[tuple[str, bytes]]:
+    """[(method, ics)]: one calendar object per iTIP method the sessions need, each holding
+    every session it applies to (RFC 5546 allows one METHOD per object, so a change that moved
+    some sessions and cancelled others is a REQUEST and a CANCEL)."""
+    out = []
+    for method in ("REQUEST", "CANCEL"):
+        chosen = [
+            i for i in items if (i.status == PlanItem.Status.CANCELLED) == (method == "CANCEL")
+        ]
+        if not chosen:
+            continue
+        cal = Calendar()
+        cal.add("prodid", "-//Aftercare//Session reminders//EN")
+        cal.add("version", "2.0")
+        cal.add("method", method)
+        for item in chosen:
+            cal.add_component(
+                _event(
+                    item,
+                    attendee_email=attendee_email,
+                    organizer_email=organizer_email,
+                    clinic_name=clinic_name,
+                    now=now,
+                )
+            )
+        out.append((method, cal.to_ical(sorted=False)))  # insertion order is valid and cheaper
+    return out
+
+
+def _event(item: PlanItem, *, attendee_email, organizer_email, clinic_name, now) -> Event:
     cancelled = item.status == PlanItem.Status.CANCELLED
-    cal = Calendar()
-    cal.add("prodid", "-//Aftercare//Session reminders//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "CANCEL" if cancelled else "REQUEST")
     event = Event()
     event.add("uid", item_uid(item))
     event.add("sequence", item.calendar_sequence)
@@ -43,5 +87,4 @@ def session_invitation(
     attendee = vCalAddress(f"mailto:{attendee_email}")
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     event.add("attendee", attendee, encode=0)
-    cal.add_component(event)
-    return cal.to_ical(sorted=False)  # insertion order is a valid order, and cheaper
+    return event

@@ -13,11 +13,12 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
 
+from backend.plans.calendar_notices import NOTICE_KINDS, unnotified
 from backend.plans.models import PlanItem
 from backend.reminders import links
 from backend.reminders.channels import OutgoingEmail, OutgoingSms
 from backend.reminders.content import RenderedMessage, render_message
-from backend.reminders.ics import session_invitation
+from backend.reminders.ics import session_invitations
 from backend.reminders.models import Reminder
 from backend.safety import crisis
 
@@ -140,6 +141,21 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
                 if reminder.message_kind == "journal_prompt"
                 else links.patient_item_url(patient, item.pk)
             )
+    if reminder.message_kind in NOTICE_KINDS:
+        sessions = notice_sessions(reminder)
+        context["sessions"] = [
+            {
+                "title": s.title,
+                "when": _when(s.start, zone, language)[0],
+                "cancelled": s.status == PlanItem.Status.CANCELLED,
+            }
+            for s in sessions
+        ]
+        if sessions:  # the first session stands for the change in a one-session notice
+            when, day, time = _when(sessions[0].start, zone, language)
+            context.update(
+                item_title=sessions[0].title, item_when=when, item_date=day, item_time=time
+            )
     if reminder.audience == Reminder.Audience.PROVIDER:
         provider = reminder.provider
         context["provider_name"] = provider.user.get_full_name() or provider.user.get_username()
@@ -151,6 +167,16 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         if reminder.flag_id is not None:
             context.update(_flag_context(reminder))
     return context
+
+
+def notice_sessions(reminder: Reminder) -> list[PlanItem]:
+    """The sessions a change notice reports (memoised on the row: the words and the calendar
+    file list the same ones, and delivery records them as told once the notice is sent)."""
+    if not hasattr(reminder, "notice_items"):
+        reminder.notice_items = list(unnotified(reminder.plan).order_by("start", "id")) or (
+            [reminder.item] if reminder.item else []
+        )
+    return reminder.notice_items
 
 
 FLAG_SOURCES = {
@@ -219,21 +245,31 @@ def build_email(
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     attachments = ()
     item = reminder.item
+    if reminder.message_kind in NOTICE_KINDS:
+        sessions = [s for s in notice_sessions(reminder) if s.kind in SESSION_KINDS]
+    elif item is not None and item.kind in SESSION_KINDS:
+        sessions = [item]
+    else:
+        sessions = []
     if (
-        item is not None
-        and item.kind in SESSION_KINDS
+        sessions
         and reminder.message_kind in INVITING_MESSAGE_KINDS
         and reminder.audience == "patient"
     ):
-        ics = session_invitation(
-            item,
-            attendee_email=recipient_address(reminder),
-            organizer_email=clinic.sender_email or settings.DEFAULT_FROM_EMAIL,
-            clinic_name=clinic.sender_name or clinic.name,
-            now=now,
+        attachments = tuple(
+            (
+                f"sessions-{method.lower()}.ics" if len(sessions) > 1 else "session.ics",
+                ics,
+                f"text/calendar; method={method}",
+            )
+            for method, ics in session_invitations(
+                sessions,
+                attendee_email=recipient_address(reminder),
+                organizer_email=clinic.sender_email or settings.DEFAULT_FROM_EMAIL,
+                clinic_name=clinic.sender_name or clinic.name,
+                now=now,
+            )
         )
-        method = "CANCEL" if item.status == PlanItem.Status.CANCELLED else "REQUEST"
-        attachments = (("session.ics", ics, f"text/calendar; method={method}"),)
     # formataddr quotes a display name with commas or quotes ("Smith, Jones & Co").
     from_email = (
         formataddr((clinic.sender_name or clinic.name, clinic.sender_email))

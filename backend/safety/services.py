@@ -194,19 +194,48 @@ def flag_acknowledge(*, flag: Flag, user, note: str, now: dt.datetime) -> Flag:
 # --- what patients send ----------------------------------------------------------------------
 
 
-def _urgent_reasons(response) -> list[str]:
-    reasons = list(response.urgent_reasons)
-    clinic = response.clinic
+def clinic_urgent_reasons(clinic: Clinic, instrument: str, answers: dict) -> list[str]:
+    """The clinic's own urgent rules that ``answers`` ({"7": 3} or {7: 3}) meet."""
+    reasons = []
     for rule in clinic.urgent_answers or []:
-        if rule["instrument"] != response.instrument:
+        if rule["instrument"] != instrument:
             continue
-        value = response.answers.get(str(rule["question"]))
-        if value is not None and value >= rule["min_value"]:
+        value = answers.get(str(rule["question"]), answers.get(rule["question"]))
+        if isinstance(value, int) and value >= rule["min_value"]:
             reasons.append(
-                f"{response.instrument.upper()} question {rule['question']} answered {value} "
+                f"{instrument.upper()} question {rule['question']} answered {value} "
                 f"(this clinic's urgent rule: {rule['min_value']} or more)"
             )
     return reasons
+
+
+def _urgent_reasons(response) -> list[str]:
+    return list(response.urgent_reasons) + clinic_urgent_reasons(
+        response.clinic, response.instrument, response.answers
+    )
+
+
+@transaction.atomic
+def flag_unfinished_answers(
+    *, patient: Patient, item: PlanItem, reasons: list[str], now: dt.datetime
+) -> Flag | None:
+    """An urgent answer in a submission refused as incomplete: nothing is recorded as a
+    response, but a clinician hears of it all the same (once per item while the flag is open;
+    the patient may try again several times)."""
+    open_already = Flag.objects.filter(
+        patient=patient,
+        plan=item.plan,
+        kind=Flag.Kind.URGENT,
+        acknowledged_at__isnull=True,
+        response__isnull=True,
+        message__isnull=True,
+    ).exists()
+    if open_already:
+        return None
+    reasons = [f"{r}, in answers sent incomplete ({item.title})" for r in reasons]
+    return flag_raise(
+        patient=patient, plan=item.plan, kind=Flag.Kind.URGENT, reasons=reasons, now=now
+    )
 
 
 def _worsening_reasons(response) -> list[str]:

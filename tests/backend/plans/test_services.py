@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import close_old_connections
 
 from backend.plans import services
+from backend.plans.calendar_notices import NOTICE_DELAY, NOTICE_MAX_WAIT, unnotified
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 from tests.backend.conftest import NOW
@@ -153,10 +154,9 @@ def test_cancel_cancels_items_and_pending_reminders_but_keeps_history(make_plan)
     Reminder.objects.filter(pk=sent.pk).update(status="sent")
     result = services.plan_cancel(plan=plan, reason="patient moved away", now=NOW)
     assert set(plan.items.values_list("status", flat=True)) == {"cancelled"}
-    # Nothing planned goes out any more; only the calendar cancellations of future sessions do.
+    # Nothing planned goes out any more; only one notice, listing every cancelled session, does.
     pending = plan.reminders.filter(status__in=Reminder.PENDING)
-    assert set(pending.values_list("message_kind", flat=True)) == {"session_cancelled"}
-    assert pending.count() == plan.items.filter(kind__in=["dosing", "integration"]).count()
+    assert list(pending.values_list("message_kind", flat=True)) == ["session_cancelled"]
     assert Reminder.objects.get(pk=sent.pk).status == "sent"
     assert result.sync.reminders_cancelled == plan.reminders.filter(status="cancelled").count()
     with pytest.raises(ValidationError):
@@ -211,21 +211,22 @@ def test_moving_or_cancelling_a_session_sends_its_calendar_update(make_plan, mai
     third, fourth = _dosing(plan, 3), _dosing(plan, 4)
     services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
     services.item_cancel(item=fourth, reason="clinic closed", now=NOW)
-    notices = plan.reminders.filter(rule="staff change").order_by("message_kind")
-    assert [(n.item.key, n.message_kind) for n in notices] == [
-        ("dosing-4", "session_cancelled"),
-        ("dosing-3", "session_changed"),
-    ]
-    # A later re-plan leaves the notices alone.
+    # A later re-plan leaves the notice alone; every change so far merges into one notice.
     services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=3), now=NOW)
-    assert plan.reminders.filter(rule="staff change", status="scheduled").count() == 3
-    # They go out now, even for the cancelled session, with the calendar update attached.
-    outcomes = delivery.deliver_many(dispatch.claim_due(now=NOW), now=NOW)
-    sent = {n.message_kind for n in notices.all() if outcomes.get(n.pk, None) and n.status}
-    assert {"session_cancelled", "session_changed"} <= sent
-    cancel_mail = next(m for m in mailoutbox if "cancelled" in m.subject)
-    assert any("method=CANCEL" in mimetype for _, _, mimetype in cancel_mail.attachments)
-    assert plan.reminders.get(key__startswith="dosing-4:session_cancelled").status == "sent"
+    (notice,) = plan.reminders.filter(rule="staff change")
+    assert notice.message_kind == "session_changed" and notice.status == "scheduled"
+    assert notice.send_at == NOW + NOTICE_DELAY
+    # It goes out once due, with one REQUEST for the moved session and one CANCEL for the other.
+    later = NOW + NOTICE_DELAY
+    delivery.deliver_many(dispatch.claim_due(now=later), now=later)
+    notice.refresh_from_db()
+    assert notice.status == "sent"
+    (mail,) = [m for m in mailoutbox if "appointments have changed" in m.subject]
+    assert "Dosing session 4: on" in mail.body and "is cancelled" in mail.body
+    methods = sorted(mimetype.split("method=")[1] for _, _, mimetype in mail.attachments)
+    assert methods == ["CANCEL", "REQUEST"]
+    # Told: nothing is left to tell until the next change.
+    assert not unnotified(plan).exists()
 
 
 @pytest.mark.django_db
@@ -283,7 +284,7 @@ def test_a_patient_without_email_hears_of_a_moved_session_by_text(make_plan, pat
     plan = make_plan()
     third = _dosing(plan, 3)
     services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
-    notice = plan.reminders.get(rule="staff change", item=third)
+    notice = plan.reminders.get(rule="staff change")
     assert notice.channel == "sms" and notice.message_kind == "session_changed"
 
 
@@ -344,3 +345,62 @@ def test_a_session_has_an_outcome_only_once_its_time_has_come(make_plan, outcome
         assert first.status == "scheduled" and first.start > missed_at  # never earlier
     else:
         assert first.status == outcome
+
+
+@pytest.mark.django_db
+def test_one_reschedule_that_moves_many_sessions_sends_one_notice_listing_them(
+    make_plan, mailoutbox
+):
+    from backend.reminders import delivery, dispatch
+
+    plan = make_plan()
+    first = _dosing(plan, 1)
+    # A week later: every later session and integration moves too.
+    services.item_reschedule(item=first, new_start=first.start + dt.timedelta(days=7), now=NOW)
+    moved = list(unnotified(plan, now=NOW))
+    assert len(moved) > 3
+    assert plan.reminders.filter(rule="staff change").count() == 1
+    later = NOW + NOTICE_DELAY
+    delivery.deliver_many(dispatch.claim_due(now=later), now=later)
+    (mail,) = [m for m in mailoutbox if "appointments have changed" in m.subject]
+    assert f"{len(moved)} of your appointments have changed" == mail.subject
+    for item in moved:
+        assert item.title in mail.body
+    ((_, raw, mimetype),) = mail.attachments
+    assert "method=REQUEST" in mimetype
+    from icalendar import Calendar
+
+    events = Calendar.from_ical(raw).walk("VEVENT")
+    assert sorted(e.decoded("DTSTART") for e in events) == sorted(i.start for i in moved)
+
+
+@pytest.mark.django_db
+def test_changes_in_quick_succession_merge_but_wait_no_longer_than_the_cap(make_plan):
+    plan = make_plan()
+    third, fourth = _dosing(plan, 3), _dosing(plan, 4)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
+    (notice,) = plan.reminders.filter(rule="staff change")
+    created = notice.created_at
+    # Each change within the delay pushes the notice back, up to NOTICE_MAX_WAIT after the first.
+    for minutes in range(1, 10):
+        now = NOW + dt.timedelta(minutes=minutes)
+        services.item_reschedule(
+            item=fourth, new_start=fourth.start + dt.timedelta(hours=1 + minutes % 2), now=now
+        )
+    (notice,) = plan.reminders.filter(rule="staff change")
+    assert notice.send_at <= created + NOTICE_MAX_WAIT + dt.timedelta(minutes=1)
+
+
+@pytest.mark.django_db
+def test_a_notice_already_sent_is_not_reused(make_plan, mailoutbox):
+    from backend.reminders import delivery, dispatch
+
+    plan = make_plan()
+    third = _dosing(plan, 3)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=2), now=NOW)
+    later = NOW + NOTICE_DELAY
+    delivery.deliver_many(dispatch.claim_due(now=later), now=later)
+    services.item_reschedule(item=third, new_start=third.start + dt.timedelta(hours=3), now=later)
+    notices = plan.reminders.filter(rule="staff change").order_by("id")
+    assert [n.status for n in notices] == ["sent", "scheduled"]
+    assert [i.key for i in unnotified(plan)] == ["dosing-3"]
