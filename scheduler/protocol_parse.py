@@ -207,10 +207,11 @@ def _item(data: Any, path: str) -> ItemSpec:
 def _instruments(data: Mapping[str, Any], kind: str, path: str) -> tuple[str, ...]:
     codes = _get(data, "instruments", path, list, default=[])
     if codes and kind != "assessment":
-        raise _fail("only an assessment asks questionnaires", "protocol.type", f"{path}.instruments")
+        where = f"{path}.instruments"
+        raise _fail("only an assessment asks questionnaires", "protocol.type", where)
     if not all(isinstance(c, str) and _SLUG.match(c) for c in codes):
-        raise _fail("must list questionnaire codes, e.g. [phq9, gad7]", "protocol.type",
-                    f"{path}.instruments")  # fmt: skip
+        where = f"{path}.instruments"
+        raise _fail("must list questionnaire codes, e.g. [phq9, gad7]", "protocol.type", where)
     return tuple(codes)
 
 
