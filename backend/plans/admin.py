@@ -13,19 +13,27 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics.models import Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
 from backend.core.timefmt import local_label
 from backend.plans import services
+from backend.plans.engine import clinic_calendar
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
 from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans.plan_page import (
+    CHANNEL_LABELS,
+    build_timeline,
+    item_rows,
+    message_label,
+    plain_notes,
+    reminder_groups,
+)
 from backend.plans.previews import plan_warnings, preview_matches, preview_rows, preview_token
-from backend.plans.timeline import build_timeline
 from backend.reminders.models import Reminder
-from backend.reminders.preview import reminder_text
 from backend.safety.models import Flag
 
 
@@ -37,84 +45,6 @@ class ProviderListFilter(admin.RelatedFieldListFilter):
         providers = Provider.objects.filter(pk__in=plans.values("provider_id"))
         providers = providers.select_related("user").order_by("user__first_name", "user__last_name")
         return [(p.pk, str(p)) for p in providers]
-
-
-class PlanItemInline(admin.TabularInline):
-    model = PlanItem
-    extra = 0
-    can_delete = False
-    fields = ["sequence", "title", "kind", "local_start", "status", "provider", "item_actions"]
-    readonly_fields = fields
-    ordering = ["sequence"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("plan__clinic", "provider__user")
-
-    @admin.display(description="Starts (clinic time)")
-    def local_start(self, item):
-        return local_label(item.start, item.plan.clinic.time_zone, with_year=True)
-
-    @admin.display(description="Actions")
-    def item_actions(self, item):
-        from django.utils.html import format_html
-
-        if item.status != PlanItem.Status.SCHEDULED:
-            return "—"
-        url = reverse("admin:plans_treatmentplan_item", args=[item.plan_id, item.pk])
-        return format_html('<a class="button" href="{}">Reschedule / outcome</a>', url)
-
-
-class ReminderInline(admin.TabularInline):
-    model = Reminder
-    extra = 0
-    can_delete = False
-    fields = [
-        "send_at_local",
-        "message_kind",
-        "audience",
-        "channel",
-        "status",
-        "status_reason",
-        "text",
-        "send_now",
-    ]
-    readonly_fields = fields
-    ordering = ["send_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related(
-                "plan__clinic", "plan__patient", "plan__protocol", "item", "provider__user"
-            )
-        )
-
-    @admin.display(description="Send at (patient time)")
-    def send_at_local(self, reminder):
-        return local_label(reminder.send_at, reminder.plan.patient.time_zone)
-
-    @admin.display(description="Text")
-    def text(self, reminder):
-        return reminder_text(reminder)
-
-    @admin.display(description="")
-    def send_now(self, reminder):
-        from django.utils.html import format_html
-
-        if reminder.status in (Reminder.Status.QUEUED, Reminder.Status.CANCELLED):
-            return ""
-        url = reverse("admin:plans_treatmentplan_send_now", args=[reminder.plan_id, reminder.pk])
-        label = "Send now" if reminder.status == Reminder.Status.SCHEDULED else "Resend"
-        return format_html(
-            '<button type="submit" form="send-now-form" formaction="{}">{}</button>', url, label
-        )
 
 
 @admin.register(TreatmentPlan)
@@ -142,12 +72,10 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         "start_date",
         "status",
         "options",
-        "planning_notes",
         "paused_at",
         "created_by",
     ]
     fields = [*readonly_fields, "notes"]
-    inlines = [PlanItemInline, ReminderInline]
     change_form_template = "admin/plans/treatmentplan/change_form.html"
 
     def get_queryset(self, request):
@@ -331,7 +259,20 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             "reschedule_form": reschedule,
             "missed_form": missed,
             "opts": self.model._meta,
-            "reminders": item.reminders.filter(status__in=Reminder.PENDING).order_by("send_at"),
+            "reminders": [
+                {
+                    "what": message_label(r.message_kind),
+                    "channel": CHANNEL_LABELS.get(r.channel, r.channel),
+                    "when": local_label(
+                        r.send_at,
+                        plan.patient.time_zone
+                        if r.audience == "patient"
+                        else plan.clinic.time_zone,
+                    ),
+                }
+                for r in item.reminders.filter(status__in=Reminder.PENDING).order_by("send_at")
+            ],
+            "starts": local_label(item.start, plan.clinic.time_zone, with_year=True),
         }
         return TemplateResponse(request, "admin/plans/treatmentplan/item.html", context)
 
@@ -354,13 +295,22 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         plan = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if plan is not None:
+            zone = plan.clinic.time_zone
+            items = list(plan.items.select_related("provider__user").order_by("start", "id"))
             reminders = list(
                 Reminder.objects.filter(plan=plan)
-                .exclude(status=Reminder.Status.CANCELLED)
-                .only("id", "send_at", "message_kind", "channel", "status", "item_id")
+                .select_related("provider__user")
+                .order_by("send_at", "id")
             )
-            items = list(plan.items.all())
-            extra_context["timeline"] = build_timeline(items, reminders, plan.clinic.time_zone)
+            live = [r for r in reminders if r.status != Reminder.Status.CANCELLED]
+            today = timezone.now().astimezone(ZoneInfo(zone)).date()
+            extra_context["timeline"] = build_timeline(
+                items, live, zone, calendar=clinic_calendar(plan.clinic), today=today
+            )
+            extra_context["zone"] = zone
+            extra_context["item_rows"] = item_rows(plan, items)
+            extra_context["reminder_groups"] = reminder_groups(plan, items, reminders)
+            extra_context["planner_notes"] = plain_notes(plan, items, reminders)
             extra_context["reminder_counts"] = dict(
                 Reminder.objects.filter(plan=plan).values_list("status").annotate(n=Count("id"))
             )

@@ -44,7 +44,13 @@ class ReminderAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Reminders change only through services (plan changes, send now, cancel).
-        return [f.name for f in self.model._meta.fields]
+        return ["text", *(f.name for f in self.model._meta.fields)]
+
+    @admin.display(description="Text (as it would be sent now)")
+    def text(self, reminder):
+        from backend.reminders.preview import reminder_text
+
+        return reminder_text(reminder)
 
     def has_add_permission(self, request):
         return False
