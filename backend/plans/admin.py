@@ -47,6 +47,23 @@ class ProviderListFilter(admin.RelatedFieldListFilter):
         return [(p.pk, str(p)) for p in providers]
 
 
+def _send_now_outcome(reminder: Reminder, plan: TreatmentPlan, now) -> tuple[str, int]:
+    """What will really happen to a reminder made due now, judged by the send-time checks: the
+    patient's quiet hours, consent and the SMS budget can still hold it back."""
+    from backend.reminders import eligibility
+
+    verdict = eligibility.check(reminder, now=now)
+    if verdict.status == "later" and verdict.send_at is not None:
+        zone = plan.patient.time_zone if reminder.audience == "patient" else plan.clinic.time_zone
+        when = local_label(verdict.send_at, zone)
+        return f"It is {verdict.reason.split(';')[0]} for the patient: it goes out at {when}.", (
+            messages.WARNING
+        )
+    if verdict.status in ("skip", "expired"):
+        return f"It will not go out: {verdict.reason}.", messages.WARNING
+    return "The reminder goes out with the next dispatch (within 30 s).", messages.SUCCESS
+
+
 @admin.register(TreatmentPlan)
 class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     provider_field = "provider"
@@ -283,10 +300,9 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         reminder = get_object_or_404(plan.reminders.all(), pk=reminder_id)
         if request.method == "POST":
             try:
-                reminder_send_now(reminder=reminder)
-                self.message_user(
-                    request, "The reminder goes out with the next dispatch (within 30 s)."
-                )
+                now = timezone.now()
+                row = reminder_send_now(reminder=reminder, now=now)
+                self.message_user(request, *_send_now_outcome(row, plan, now))
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
         return redirect("admin:plans_treatmentplan_change", plan.pk)

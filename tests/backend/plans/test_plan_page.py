@@ -75,3 +75,22 @@ def test_no_admin_page_of_a_plan_shows_utc_for_a_clinic_outside_it(coordinator_c
         assert page.status_code == 200, url
         text = re.sub(r"<[^>]+>", " ", page.content.decode())
         assert not re.search(r"\bUTC\b|\+00:00", text), (url, re.search(r".{40}UTC.{40}", text))
+
+
+@pytest.mark.django_db
+def test_send_now_in_the_patients_quiet_hours_says_when_it_really_goes(
+    coordinator_client,  # noqa: F811
+    plan,  # noqa: F811
+    clock,
+):
+    from django.contrib.messages import get_messages
+    from django.urls import reverse
+
+    # 23:30 in New York: the patient's quiet hours (21:00-08:00) hold a patient's text back.
+    clock.move_to(dt.datetime(2026, 3, 3, 4, 30, tzinfo=dt.UTC))
+    reminder = plan.reminders.filter(audience="patient", channel="sms", status="scheduled").first()
+    url = reverse("admin:plans_treatmentplan_send_now", args=[plan.pk, reminder.pk])
+    response = coordinator_client.post(url)
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "quiet hours" in message and "goes out at Tue 03 Mar 08:00 EST" in message
+    assert "within 30 s" not in message
