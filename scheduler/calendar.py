@@ -28,6 +28,15 @@ Interval = tuple[time, time]
 
 
 @lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
+def holiday_name(country: str, subdivision: str | None, day: date) -> str:
+    """The public holiday's name ("Christmas Day"), or "" when ``day`` is not one."""
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision, years=[day.year]).get(day, "")
+    except NotImplementedError:
+        return ""
+
+
 def holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     """Public holidays of one year, cached because ``holidays.country_holidays`` is slow."""
     try:
@@ -207,6 +216,38 @@ class ClinicCalendar:
             self._starts.clear()
         self._starts[cache_key] = starts
         return starts
+
+    def why_closed(self, start: datetime, minutes_needed: int) -> str:
+        """In plain words, why a session of ``minutes_needed`` cannot start at ``start``."""
+        local = start.astimezone(self._zone)
+        day = local.date()
+        if day in self.closed_dates:
+            return "the clinic is closed that day"
+        if self.holiday_country and self.is_holiday(day):
+            name = holiday_name(self.holiday_country, self.holiday_subdivision, day)
+            return f"the clinic is closed for {name}" if name else "it is a public holiday"
+        hours = self._hours[day.weekday()]
+        if not hours:
+            return f"the clinic is closed on {local:%A}s"
+        opening = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in hours)
+        return (
+            f"the clinic is open {opening} that day, and the session with its observation "
+            f"takes {minutes_needed} minutes"
+        )
+
+    def next_free_text(self, start: datetime, minutes_needed: int, count: int = 3) -> str:
+        """"; the next times the clinic can take it: ..." (local, from ``start`` on)."""
+        found: list[datetime] = []
+        day = start.astimezone(self._zone).date()
+        for _ in range(60):
+            found += [s for s in self.slot_starts(day, minutes_needed) if s >= start]
+            if len(found) >= count:
+                break
+            day += timedelta(days=1)
+        if not found:
+            return ""
+        times = ", ".join(f"{s.astimezone(self._zone):%a %d %b %H:%M}" for s in found[:count])
+        return f"; the next times the clinic can take it: {times}"
 
     def fits(self, start: datetime, minutes_needed: int) -> bool:
         """Whether a session starting at UTC ``start`` lies inside one opening interval."""

@@ -241,9 +241,11 @@ class Placer:
                 f"{key} cannot be moved into the past", rule="replan.moved_to_past", field=key
             )
         if spec.on_site and not self.clinic.fits(start, spec.minutes_needed):
+            title = spec.title if not spec.numbered else f"{spec.title} {number}"
             raise PlanningError(
-                f"{key} cannot move to {start.astimezone(self.clinic.zone):%Y-%m-%d %H:%M}: "
-                "the clinic is not open for the whole session and observation time",
+                f"{title} cannot move to {start.astimezone(self.clinic.zone):%a %d %b %H:%M}: "
+                f"{self.clinic.why_closed(start, spec.minutes_needed)}"
+                f"{self.clinic.next_free_text(start, spec.minutes_needed)}",
                 rule="calendar.closed",
                 field=key,
             )

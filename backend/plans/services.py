@@ -53,7 +53,7 @@ def planning_error_to_validation_error(
     When an item is being moved, the engine names the item's key; the person typed its new start.
     """
     field = "new_start" if exc.field in moved_keys else _FIELD_MAP.get(exc.field or "")
-    message = f"{exc} (rule: {exc.rule})"
+    message = str(exc)  # the engine's words, which end with "(rule: ...)" once
     return ValidationError({field: message} if field else message, code=exc.rule)
 
 

@@ -173,3 +173,24 @@ def test_every_moved_item_is_reported(pick, day_shift, slot_index, as_missed):
     for reminder in plan.reminders:
         if reminder.item_key in kept:
             assert reminder in result.reminders
+
+
+def test_a_refused_move_says_why_in_plain_words_and_offers_the_next_free_times():
+    plan = base_plan()
+    # Memorial Day 2025 (Monday 26 May), 10:00 in New York.
+    with pytest.raises(PlanningError) as refused:
+        again(plan, moved={"check_in-5": at(date(2025, 5, 26), 10)})
+    message = str(refused.value)
+    assert message.startswith("Check-in 5 cannot move to Mon 26 May 10:00: ")
+    assert "closed for Memorial Day" in message
+    assert "the next times the clinic can take it: Tue 27 May 08:00, Tue 27 May 08:30" in message
+    assert message.count("(rule: calendar.closed)") == 1
+    # After hours on a working day: the opening hours and the time the session needs.
+    with pytest.raises(PlanningError) as late:
+        again(plan, moved={"check_in-5": at(date(2025, 5, 27), 17, 45)})
+    assert "the clinic is open 08:00-17:00 that day" in str(late.value)
+    assert "Wed 28 May 08:00" in str(late.value)
+    # A weekend day.
+    with pytest.raises(PlanningError) as weekend:
+        again(plan, moved={"check_in-5": at(date(2025, 5, 31), 10)})
+    assert "the clinic is closed on Saturdays" in str(weekend.value)
