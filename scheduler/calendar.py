@@ -236,7 +236,7 @@ class ClinicCalendar:
         )
 
     def next_free_text(self, start: datetime, minutes_needed: int, count: int = 3) -> str:
-        """"; the next times the clinic can take it: ..." (local, from ``start`` on)."""
+        """The next times the clinic can take it, as a clause to append (local, from ``start``)."""
         found: list[datetime] = []
         day = start.astimezone(self._zone).date()
         for _ in range(60):
