@@ -238,6 +238,8 @@ SPECTACULAR_SETTINGS = {
         "ItemStatusEnum": "backend.plans.models.PlanItem.Status",
         "ReminderStatusEnum": "backend.reminders.models.Reminder.Status",
         "ConsentMethodEnum": "backend.patients.models.ConsentMethod",
+        "ItemKindEnum": "backend.plans.models.PlanItem.Kind",
+        "FlagKindEnum": "backend.safety.models.Flag.Kind",
     },
 }
 

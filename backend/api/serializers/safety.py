@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from backend.measures.models import QuestionnaireResponse
@@ -36,7 +37,7 @@ class ResponseEntrySerializer(serializers.Serializer):
     """Staff entering a patient's answers (given on paper or by phone) for an assessment."""
 
     item = serializers.IntegerField(min_value=1, max_value=10**18)
-    language = serializers.ChoiceField(choices=["en", "es"], default="en")
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, default="en")
     answers = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=99)),
         help_text='Per questionnaire, each question\'s answer: {"phq9": {"q1": 0, ..., "q10": 1}}.',
