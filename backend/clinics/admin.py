@@ -1,8 +1,158 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics.models import Clinic, ClosedDate, Coordinator, Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.widgets import TimeZoneField
+from backend.safety import crisis
+
+FIELDSETS = [
+    (
+        None,
+        {
+            "fields": [
+                "name",
+                "time_zone",
+                "opening_hours",
+                "slot_minutes",
+                "holiday_country",
+                "holiday_subdivision",
+            ]
+        },
+    ),
+    (
+        "Messages",
+        {
+            "fields": [
+                "sender_name",
+                "sender_email",
+                "phone",
+                "sms_from_number",
+                "name_treatment_in_messages",
+                "sms_daily_limit",
+                "sms_weekly_limit",
+            ]
+        },
+    ),
+    (
+        "Safety: urgent answers",
+        {
+            "description": "Who hears of an answer that may mean a patient is at risk "
+            "(PHQ-9 question 9 above zero, and any answers listed below), how soon the "
+            "backup is alerted, and which crisis lines patients are shown.",
+            "fields": [
+                "on_call_contact",
+                "backup_contact",
+                "escalation_minutes",
+                "crisis_country",
+                "urgent_answers",
+            ],
+        },
+    ),
+]
+SAFETY_CONTACTS = ["on_call_contact", "backup_contact"]
+TIME_ZONE_HELP = "Opening hours, closed dates and appointment times are in this zone."
+CRISIS_COUNTRY_HELP = "The country whose crisis lines patients are shown with an urgent answer."
+
+
+def crisis_country_choices() -> list[tuple[str, str]]:
+    """The countries whose crisis lines are on file, each with the line patients are texted."""
+    return [(code, f"{code}: {crisis.for_clinic(code, 'en').short}") for code in crisis.countries()]
+
+
+class ClinicForm(forms.ModelForm):
+    """The clinic's settings in words a coordinator uses; the safety contacts are limited to the
+    clinic's own active providers, so an urgent flag never alerts someone at another clinic or
+    someone who has left."""
+
+    # Declared fields get no model default on the add page unless given it.
+    time_zone = TimeZoneField(
+        initial=Clinic._meta.get_field("time_zone").default,
+        help_text=TIME_ZONE_HELP,
+    )
+    crisis_country = forms.ChoiceField(
+        choices=crisis_country_choices,
+        initial=Clinic._meta.get_field("crisis_country").default,
+        label="Crisis lines of",
+        help_text=CRISIS_COUNTRY_HELP,
+    )
+
+    class Meta:
+        model = Clinic
+        fields = flatten_fieldsets(FIELDSETS)
+        labels = {
+            "sms_from_number": "Texts sent from (number)",
+            "sms_daily_limit": "Texts a day per patient (with written consent)",
+            "sms_weekly_limit": "Texts a week per patient (with written consent)",
+            "name_treatment_in_messages": "Name the treatment in email bodies",
+            "on_call_contact": "On-call contact",
+            "backup_contact": "Backup contact",
+            "escalation_minutes": "Minutes before the backup is alerted",
+            "urgent_answers": "Other answers treated as urgent",
+            # Declared above; repeated for a user who may only view (read-only fields are
+            # labelled from Meta).
+            "time_zone": "Time zone",
+            "crisis_country": "Crisis lines of",
+        }
+        help_texts = {
+            "time_zone": TIME_ZONE_HELP,
+            "crisis_country": CRISIS_COUNTRY_HELP,
+            "sms_from_number": "The clinic's texting number, in E.164 (e.g. +12025550100).",
+            "sms_daily_limit": "Without written consent a patient gets at most one text a day.",
+            "sms_weekly_limit": "Without written consent a patient gets at most three a week.",
+            "name_treatment_in_messages": "Off by default. Text messages and email subjects "
+            "never name a drug or diagnosis, whatever this says.",
+            "on_call_contact": "Alerted by email and text, with the patient's own provider, of "
+            "every urgent answer. One of this clinic's active providers.",
+            "backup_contact": "Alerted when nobody acknowledges an urgent answer in time. One "
+            "of this clinic's active providers.",
+            "escalation_minutes": "How long an urgent answer may wait for acknowledgement "
+            "before the backup contact hears of it (5 to 240).",
+            "urgent_answers": "Besides any answer above 0 to PHQ-9 question 9, which is always "
+            "urgent. A list such as "
+            '[{"instrument": "gad7", "question": 7, "min_value": 3}]: '
+            "an answer to that question at min_value or above is urgent. Empty: [].",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinic = self.instance if self.instance.pk else None
+        for name in SAFETY_CONTACTS:
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            if clinic is None:
+                # No provider belongs to a clinic not yet saved.
+                field.queryset = Provider.objects.none()
+                field.help_text += " Choose after saving the clinic and adding its providers."
+                continue
+            # Today's choice stays listed even if that provider has left, so it is shown
+            # (and refused on saving) rather than silently cleared.
+            current = getattr(clinic, f"{name}_id")
+            field.queryset = (
+                Provider.objects.filter(clinic=clinic)
+                .filter(Q(active=True) | Q(pk=current))
+                .select_related("user")
+            )
+
+    def _clean_contact(self, name):
+        provider = self.cleaned_data.get(name)
+        if provider is not None and not provider.active:
+            raise forms.ValidationError(
+                "%(provider)s is no longer active; choose another provider or leave it empty.",
+                code="inactive_provider",
+                params={"provider": provider},
+            )
+        return provider
+
+    def clean_on_call_contact(self):
+        return self._clean_contact("on_call_contact")
+
+    def clean_backup_contact(self):
+        return self._clean_contact("backup_contact")
 
 
 class ClosedDateInline(admin.TabularInline):
@@ -12,9 +162,11 @@ class ClosedDateInline(admin.TabularInline):
 
 @admin.register(Clinic)
 class ClinicAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+    form = ClinicForm
     clinic_field = "pk"
     list_display = ["name", "time_zone", "holiday_country", "name_treatment_in_messages"]
     inlines = [ClosedDateInline]
+    fieldsets = FIELDSETS
 
 
 @admin.register(Provider)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 
 @functools.cache
-def _iana_zones() -> frozenset[str]:
+def iana_zones() -> frozenset[str]:
     """The zone names of the IANA database, as the tzdata package lists them (the same list on
     every machine, unlike the system's zoneinfo folder, which also holds "localtime")."""
     listed = resources.files("tzdata").joinpath("zones").read_text().split()
@@ -21,7 +21,7 @@ def _iana_zones() -> frozenset[str]:
 def validate_time_zone(value: str) -> None:
     """A name from the IANA database. Opening whatever ZoneInfo accepts is not enough: it also
     reads "localtime" (this server's own zone) and chokes on folder names such as "US"."""
-    if value not in _iana_zones():
+    if value not in iana_zones():
         raise ValidationError(
             "%(value)s is not a known IANA time zone (for example America/New_York).",
             params={"value": value},

@@ -4,6 +4,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
+from backend.core.widgets import TimeOfDayInput, TimeZoneField, WeekdaysField
 from backend.patients import services
 from backend.patients.models import ConsentMethod, Patient
 
@@ -27,10 +28,57 @@ class PatientForm(forms.ModelForm):
         help_text="How the patient gave or withdrew consent, if you change it here. "
         "When and how are recorded for you.",
     )
+    time_zone = TimeZoneField(
+        help_text="Where the patient lives: reminders and quiet hours follow this zone."
+    )
+    preferred_weekdays = WeekdaysField(
+        label="Preferred days for sessions",
+        help_text="Leave all unticked if any day suits the patient.",
+    )
 
     class Meta:
         model = Patient
         fields = ["email_consent", "sms_consent"]  # the admin's fieldsets add the rest
+        # Meta is inherited by the form the admin builds from its fieldsets, so these reach
+        # every field listed there; the admin also labels read-only fields from Meta.labels
+        # (the consent stamps, and every field for a user who may only view).
+        widgets = {
+            "quiet_start": TimeOfDayInput,
+            "quiet_end": TimeOfDayInput,
+            "earliest_appointment": TimeOfDayInput,
+            "latest_appointment": TimeOfDayInput,
+        }
+        labels = {
+            "mobile": "Mobile number (E.164, e.g. +12025550143)",
+            "prefers_email": "Remind by email",
+            "prefers_sms": "Remind by text message",
+            "quiet_start": "No messages after",
+            "quiet_end": "No messages before",
+            "earliest_appointment": "Earliest appointment time",
+            "latest_appointment": "Latest appointment time",
+            "email_consent": "Agreed to email",
+            "sms_consent": "Agreed to text messages",
+            "sms_written_consent": "Express written consent to texts on file",
+            "email_consent_at": "When email consent last changed",
+            "email_consent_method": "How email consent was given or withdrawn",
+            "sms_consent_at": "When text message consent last changed",
+            "sms_consent_method": "How text message consent was given or withdrawn",
+            "email_opted_out_at": "Opted out of email at",
+            "sms_opted_out_at": "Opted out of text messages at",
+            # Declared above; repeated for the read-only view.
+            "time_zone": "Time zone",
+            "preferred_weekdays": "Preferred days for sessions",
+        }
+        help_texts = {
+            "mobile": "Needed for text message reminders.",
+            "quiet_start": "Quiet hours start, on the patient's clock: a reminder due in them "
+            "waits until they end.",
+            "quiet_end": "Quiet hours end. Leave both empty for no quiet hours.",
+            "earliest_appointment": "Sessions start no earlier than this, on the patient's "
+            "clock. Empty: any time the clinic is open.",
+            "latest_appointment": "Sessions start no later than this. Empty: any time the "
+            "clinic is open.",
+        }
 
 
 @admin.register(Patient)
@@ -89,15 +137,13 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         if clinic_of(request.user):
-            initial.setdefault("clinic", clinic_of(request.user))
-        return initial
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "clinic" and not request.user.is_superuser:
             from backend.clinics.models import Clinic
 
-            kwargs["queryset"] = Clinic.objects.filter(pk=clinic_of(request.user))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+            clinic = Clinic.objects.filter(pk=clinic_of(request.user)).first()
+            initial.setdefault("clinic", clinic_of(request.user))
+            if clinic is not None:
+                initial.setdefault("time_zone", clinic.time_zone)  # most patients live nearby
+        return initial
 
     @admin.action(
         description="Revoke the links sent to the selected patients", permissions=["change"]
