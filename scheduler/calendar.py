@@ -235,12 +235,19 @@ class ClinicCalendar:
             f"takes {minutes_needed} minutes"
         )
 
-    def next_free_text(self, start: datetime, minutes_needed: int, count: int = 3) -> str:
+    def next_free_text(
+        self, start: datetime, minutes_needed: int, count: int = 3, *, busy=()
+    ) -> str:
         """The next times the clinic can take it, as a clause to append (local, from ``start``)."""
         found: list[datetime] = []
         day = start.astimezone(self._zone).date()
         for _ in range(60):
-            found += [s for s in self.slot_starts(day, minutes_needed) if s >= start]
+            need = timedelta(minutes=minutes_needed)
+            found += [
+                s
+                for s in self.slot_starts(day, minutes_needed)
+                if s >= start and not any(b0 < s + need and s < b1 for b0, b1 in busy)
+            ]
             if len(found) >= count:
                 break
             day += timedelta(days=1)

@@ -240,13 +240,22 @@ class Placer:
             raise PlanningError(
                 f"{key} cannot be moved into the past", rule="replan.moved_to_past", field=key
             )
+        title = spec.title if not spec.numbered else f"{spec.title} {number}"
+        when = f"{start.astimezone(self.clinic.zone):%a %d %b %H:%M}"
+        busy = self.options.provider_busy
         if spec.on_site and not self.clinic.fits(start, spec.minutes_needed):
-            title = spec.title if not spec.numbered else f"{spec.title} {number}"
             raise PlanningError(
-                f"{title} cannot move to {start.astimezone(self.clinic.zone):%a %d %b %H:%M}: "
+                f"{title} cannot move to {when}: "
                 f"{self.clinic.why_closed(start, spec.minutes_needed)}"
-                f"{self.clinic.next_free_text(start, spec.minutes_needed)}",
+                f"{self.clinic.next_free_text(start, spec.minutes_needed, busy=busy)}",
                 rule="calendar.closed",
+                field=key,
+            )
+        if spec.on_site and self._provider_busy_at(start, spec.minutes_needed):
+            raise PlanningError(
+                f"{title} cannot move to {when}: the provider has another patient's session "
+                f"then{self.clinic.next_free_text(start, spec.minutes_needed, busy=busy)}",
+                rule="provider.double_booked",
                 field=key,
             )
         broken = self._violation(spec, need, start, check_day=True)
@@ -304,7 +313,7 @@ class Placer:
                 self.patient.preferred_weekdays
             ):
                 return
-            yield from self.clinic.slot_starts(day, spec.minutes_needed)
+            yield from self._preferred_first(spec, day)
             return
         if spec.local_zone == "clinic" and not self.clinic.is_working_day(day):
             return
@@ -315,6 +324,22 @@ class Placer:
             start = self.now + timedelta(minutes=5 - self.now.minute % 5, seconds=-self.now.second)
             start = start.replace(microsecond=0)
         yield start
+
+    def _preferred_first(self, spec: ItemSpec, day: date) -> Iterator[datetime]:
+        """The day's slots, those at or after the preferred time of day first (in order), then
+        the ones before it (latest first), so a session lands as near that time as it can."""
+        slots = self.clinic.slot_starts(day, spec.minutes_needed)
+        wanted = self.options.session_time or (spec.local_time if spec.on_site else None)
+        if wanted is None:
+            yield from slots
+            return
+        target = local_to_utc(day, wanted, self.clinic.zone)
+        yield from (s for s in slots if s >= target)
+        yield from reversed([s for s in slots if s < target])
+
+    def _provider_busy_at(self, start: datetime, minutes: int) -> bool:
+        end = start + timedelta(minutes=minutes)
+        return any(b_start < end and start < b_end for b_start, b_end in self.options.provider_busy)
 
     def _violation(
         self, spec: ItemSpec, need: Need, start: datetime, *, check_day: bool
@@ -346,6 +371,8 @@ class Placer:
             for busy_start, busy_end in self.busy:
                 if start < busy_end and busy_start < end:
                     return "overlap: it would overlap another session of this plan"
+            if self._provider_busy_at(start, spec.minutes_needed):
+                return "provider.double_booked: the provider has another patient's session then"
         return None
 
     def _patient_accepts(self, start: datetime) -> bool:

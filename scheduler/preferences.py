@@ -126,6 +126,12 @@ class PlanOptions:
       mapping of rule fields to replace (``{"offset": "+1 day at 10:00 patient"}``).
     * ``sms_daily_limit``/``sms_weekly_limit``: the clinic's own limits, used only when the patient
       has given written consent (``None`` = no clinic limit).
+    * ``session_time``: the clinic-local time of day on-site sessions should start (the first
+      free slot at or after it that day, else the latest before it); ``None`` = the protocol's
+      ``local_time`` for the spec, else the first slot of the day.
+    * ``provider_busy``: not a choice but a fact the caller supplies: (start, end) UTC intervals
+      the responsible provider is already booked in other plans. No on-site session is placed
+      or moved into one (rule ``provider.double_booked``).
     """
 
     dosing_sessions: int | None = None
@@ -134,6 +140,8 @@ class PlanOptions:
     reminder_overrides: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     sms_daily_limit: int | None = None
     sms_weekly_limit: int | None = None
+    session_time: time | None = None
+    provider_busy: tuple[tuple[datetime, datetime], ...] = ()
 
     def count_for(self, spec_key: str) -> int | None:
         if spec_key in self.session_counts:

@@ -44,9 +44,12 @@ def patient_preferences(patient: Patient) -> scheduler.PatientPreferences:
     )
 
 
-def plan_options(options: dict | None, clinic: Clinic) -> scheduler.PlanOptions:
+def plan_options(options: dict | None, clinic: Clinic, *, busy=()) -> scheduler.PlanOptions:
     options = dict(options or {})
+    session_time = options.get("session_time")
     return scheduler.PlanOptions(
+        session_time=dt.time.fromisoformat(session_time) if session_time else None,
+        provider_busy=tuple(busy),
         dosing_sessions=options.get("dosing_sessions"),
         session_counts=options.get("session_counts", {}),
         boosters=options.get("boosters"),

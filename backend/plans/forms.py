@@ -30,6 +30,14 @@ class NewPlanForm(forms.Form):
             ("replace", "Cancel it: this plan replaces it"),
         ],
     )
+    session_time = forms.TimeField(
+        required=False,
+        label="Sessions at (clinic time)",
+        widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"),
+        help_text="Each session takes the first free time at or after this, else the latest "
+        "before it that day. Empty: the first free time of the day. The provider is never "
+        "booked twice.",
+    )
     dosing_sessions = forms.IntegerField(
         required=False,
         min_value=1,
@@ -54,8 +62,12 @@ class NewPlanForm(forms.Form):
         ).filter(is_active=True)
 
     def options(self) -> dict:
-        sessions = self.cleaned_data.get("dosing_sessions")
-        return {"dosing_sessions": sessions} if sessions else {}
+        options = {}
+        if sessions := self.cleaned_data.get("dosing_sessions"):
+            options["dosing_sessions"] = sessions
+        if at := self.cleaned_data.get("session_time"):
+            options["session_time"] = at.strftime("%H:%M")
+        return options
 
 
 class RescheduleForm(forms.Form):

@@ -40,3 +40,28 @@ def provider_upcoming_items(
 
 def plan_reminders(*, plan_id: int) -> QuerySet[Reminder]:
     return Reminder.objects.filter(plan_id=plan_id).select_related("item").order_by("send_at", "id")
+
+
+# On-site kinds: the ones a provider is in the room for (assessments and tasks are remote).
+ON_SITE_KINDS = ("dosing", "integration", "preparation", "booster", "check_in")
+
+
+def provider_busy(
+    provider, *, now: dt.datetime, exclude_plan=None
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """When the provider is already booked: their scheduled on-site items in other live plans."""
+    if provider is None:
+        return ()
+    rows = PlanItem.objects.filter(
+        provider=provider,
+        kind__in=ON_SITE_KINDS,
+        status=PlanItem.Status.SCHEDULED,
+        plan__status__in=("active", "paused", "draft"),
+        end__gt=now,
+    )
+    if exclude_plan is not None:
+        rows = rows.exclude(plan=exclude_plan)
+    return tuple(
+        (start.astimezone(dt.UTC), end.astimezone(dt.UTC))
+        for start, end in rows.order_by("start").values_list("start", "end")
+    )

@@ -25,7 +25,7 @@ from backend.core.history import update_with_history
 from backend.core.timefmt import local_label
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
-from backend.plans import engine
+from backend.plans import engine, selectors
 from backend.plans.calendar_notices import SESSION_KINDS, STAFF_RULE, add_calendar_notices
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
@@ -76,11 +76,20 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or timezone.now()
 
 
-def _engine_inputs(patient: Patient, clinic, options: dict | None):
+def _engine_inputs(
+    patient: Patient,
+    clinic,
+    options: dict | None,
+    *,
+    provider: Provider,
+    now: dt.datetime,
+    plan: TreatmentPlan | None = None,
+):
+    busy = selectors.provider_busy(provider, now=now, exclude_plan=plan)
     return (
         engine.clinic_calendar(clinic),
         engine.patient_preferences(patient),
-        engine.plan_options(options, clinic),
+        engine.plan_options(options, clinic, busy=busy),
     )
 
 
@@ -118,7 +127,9 @@ def plan_preview(
             },
             code="start_date.too_far",
         )
-    calendar, prefs, opts = _engine_inputs(patient, patient.clinic, options)
+    calendar, prefs, opts = _engine_inputs(
+        patient, patient.clinic, options, provider=provider, now=_now(now)
+    )
     try:
         return scheduler.build_plan(
             protocol=protocol.engine_protocol(),
@@ -221,7 +232,9 @@ def _replan(
         .exclude(rule=STAFF_RULE)
     )
     current = engine.engine_plan_from_rows(plan, items, reminders)
-    calendar, prefs, opts = _engine_inputs(plan.patient, plan.clinic, plan.options)
+    calendar, prefs, opts = _engine_inputs(
+        plan.patient, plan.clinic, plan.options, provider=plan.provider, now=now, plan=plan
+    )
     # Completed and missed items stay where they were; only `missed` (just now) is re-placed.
     done = (PlanItem.Status.COMPLETED, PlanItem.Status.MISSED)
     completed = [i.key for i in items if i.status in done]

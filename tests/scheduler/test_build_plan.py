@@ -429,3 +429,55 @@ def test_iv_course_around_easter(zone, start, closed, exists):
     else:
         with pytest.raises(PlanningError):
             build()
+
+
+def test_sessions_start_at_the_chosen_time_of_day():
+    cal = clinic(country="US", subdivision="NY")
+    plan = build_plan(
+        protocol=iv(), start_date=date(2025, 3, 3), clinic=cal, patient=patient(), now=NOW,
+        options=PlanOptions(session_time=time(13, 30)),
+    )  # fmt: skip
+    check_iv_spacing(plan)
+    assert {d.local_time for d in dosing(plan)} == {time(13, 30)}
+
+
+def test_a_provider_is_never_double_booked_across_plans():
+    cal = clinic(country="US", subdivision="NY")
+    first = build_plan(
+        protocol=iv(), start_date=date(2025, 3, 3), clinic=cal, patient=patient(), now=NOW
+    )
+    busy = tuple((i.start, i.end) for i in first.items if i.kind in ("dosing", "integration"))
+    second = build_plan(
+        protocol=iv(), start_date=date(2025, 3, 3), clinic=cal, patient=patient(), now=NOW,
+        options=PlanOptions(provider_busy=busy),
+    )  # fmt: skip
+    check_iv_spacing(second)
+    for item in second.items:
+        if item.kind in ("dosing", "integration"):
+            assert not any(b0 < item.end and item.start < b1 for b0, b1 in busy), item.key
+    # Same day as the first patient's session, at the next free time.
+    assert dosing(second)[0].local_date == dosing(first)[0].local_date
+    assert dosing(second)[0].start >= dosing(first)[0].end
+
+
+def test_moving_a_session_onto_another_patients_is_refused_with_the_next_free_times():
+    from scheduler import replan
+
+    cal = clinic(country="US", subdivision="NY")
+    first = build_plan(
+        protocol=iv(), start_date=date(2025, 3, 3), clinic=cal, patient=patient(), now=NOW
+    )
+    other = dosing(first)[1]
+    busy = ((other.start, other.end),)
+    mine = build_plan(
+        protocol=iv(), start_date=date(2025, 3, 3), clinic=cal, patient=patient(), now=NOW,
+        options=PlanOptions(provider_busy=busy),
+    )  # fmt: skip
+    with pytest.raises(PlanningError) as refused:
+        replan(
+            plan=mine, protocol=iv(), clinic=cal, patient=patient(), now=NOW,
+            options=PlanOptions(provider_busy=busy), moved={"dosing-2": other.start},
+        )  # fmt: skip
+    assert refused.value.rule == "provider.double_booked"
+    assert "another patient's session" in str(refused.value)
+    assert "the next times the clinic can take it:" in str(refused.value)

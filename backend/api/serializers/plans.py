@@ -21,10 +21,21 @@ class PlanOptionsSerializer(serializers.Serializer):
         help_text="Item-spec key -> number of items, within the spec's allowed range.",
     )  # fmt: skip
     boosters = serializers.BooleanField(required=False)
+    session_time = serializers.TimeField(
+        required=False, format="%H:%M",
+        help_text="Clinic-local time of day sessions should start (HH:MM); the provider is never "
+        "double-booked.",
+    )  # fmt: skip
     reminder_overrides = serializers.DictField(
         child=serializers.DictField(allow_null=True), required=False,
         help_text='Rule id -> null to switch it off, or fields to replace ({"offset": "-1 day"}).',
     )  # fmt: skip
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        if values.get("session_time") is not None:  # stored in the plan's JSON options
+            values["session_time"] = values["session_time"].strftime("%H:%M")
+        return values
 
 
 class PlanBuildSerializer(serializers.Serializer):
