@@ -203,7 +203,6 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             "preview_token": preview and preview_token(kwargs, preview),
             "warnings": warnings,
             "overlapping": overlapping,
-            "notes": preview.notes if preview else (),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/plans/treatmentplan/new_plan.html", context)

@@ -173,13 +173,25 @@ _LOCAL_TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2})\b")
 
 
 def plain_notes(plan: TreatmentPlan, items, reminders=()) -> list[dict]:
-    """The planner's notes with engine keys replaced by the names a coordinator knows:
-    "dosing-1:prep_2h:sms (preparation_2h) dropped: ..." reads "Preparation, two hours before,
-    by text, for Dosing session 1: dropped: ..."."""
+    """The saved plan's notes in plain words (see plain_note_list)."""
     titles = {item.key: item.title for item in items}
     kinds = {r.key: r.message_kind for r in reminders}
+    return plain_note_list(plan.planning_notes or [], titles, kinds)
+
+
+def plain_note_list(raw_notes, titles: dict, kinds: dict) -> list[dict]:
+    """The planner's notes with engine keys replaced by the names a coordinator knows:
+    "dosing-1:prep_2h:sms (preparation_2h) dropped: ..." reads "Preparation, two hours before,
+    by text, for Dosing session 1: dropped: ...". Takes stored dicts or the engine's PlanNotes."""
     notes = []
-    for note in plan.planning_notes or []:
+    for note in raw_notes:
+        if hasattr(note, "code"):  # the engine's PlanNote, before it is stored
+            note = {
+                "code": note.code,
+                "message": note.message,
+                "item": note.item_key,
+                "reminder": note.reminder_key,
+            }
         if not isinstance(note, dict):
             notes.append({"heading": "Adjusted", "text": str(note)})
             continue

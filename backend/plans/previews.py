@@ -14,6 +14,7 @@ from django.core import signing
 from django.utils import timezone
 
 from backend.core.timefmt import local_label
+from backend.plans.plan_page import CHANNEL_LABELS, message_label, plain_note_list
 
 PREVIEW_SALT = "aftercare.plan-preview"
 PREVIEW_MAX_AGE_S = 3600
@@ -70,16 +71,19 @@ def preview_rows(engine_plan, patient):
         }
         for i in engine_plan.items
     ]
+    titles = {i.key: i.title for i in engine_plan.items}
     reminders = [
         {
-            "kind": r.message_kind,
+            "kind": message_label(r.message_kind),
             "audience": r.audience,
-            "channel": r.channel,
-            "item": r.item_key or "plan",
+            "channel": CHANNEL_LABELS.get(r.channel, r.channel),
+            "item": titles.get(r.item_key, "Whole plan"),
             "local": local_label(
                 r.send_at, (patient_zone if r.audience == "patient" else clinic_zone).key
             ),
         }
         for r in engine_plan.reminders
     ]
-    return {"items": items, "reminders": reminders, "now": timezone.now()}
+    kinds = {r.key: r.message_kind for r in engine_plan.reminders}
+    notes = plain_note_list(engine_plan.notes, titles, kinds)
+    return {"items": items, "reminders": reminders, "notes": notes, "now": timezone.now()}

@@ -226,7 +226,7 @@ def test_preview_shows_items_and_reminders_and_saves_nothing(coordinator_client,
     assert len(dosing) == 6  # the IV induction protocol's six sessions
     assert len(preview["reminders"]) > 20
     assert 'id="preview-items"' in response.text and 'id="preview-reminders"' in response.text
-    assert "Dosing session 6" in response.text and "preparation_48h" in response.text
+    assert "Dosing session 6" in response.text and "Preparation, two days before" in response.text
     assert "nothing is saved yet" in response.text
     assert 'id="confirm-button"' in response.text
     assert (
