@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -153,7 +154,8 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             services.patient_revoke_links(patient=patient)
         self.message_user(
             request,
-            f"Links revoked for {queryset.count()} patient(s). Their next message brings new ones.",
+            f"Links revoked for {queryset.count()} patient{pluralize(queryset.count())}. "
+            "Their next message brings new ones.",
         )
 
     def save_model(self, request, obj, form, change):

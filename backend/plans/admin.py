@@ -159,7 +159,8 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             warnings = plan_warnings(data["patient"], overlapping)
             choice = data.get("existing_plans", "")
             try:
-                preview = services.plan_preview(**kwargs)
+                replaces = overlapping if choice == "replace" else ()
+                preview = services.plan_preview(**kwargs, replaces=replaces)
                 shown = preview_matches(request.POST.get("preview_token", ""), kwargs, preview)
                 if "confirm" in request.POST and overlapping and not choice:
                     form.add_error(

@@ -47,7 +47,7 @@ ON_SITE_KINDS = ("dosing", "integration", "preparation", "booster", "check_in")
 
 
 def provider_busy(
-    provider, *, now: dt.datetime, exclude_plan=None
+    provider, *, now: dt.datetime, exclude_plans=()
 ) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
     """When the provider is already booked: their scheduled on-site items in other live plans."""
     if provider is None:
@@ -59,8 +59,8 @@ def provider_busy(
         plan__status__in=("active", "paused", "draft"),
         end__gt=now,
     )
-    if exclude_plan is not None:
-        rows = rows.exclude(plan=exclude_plan)
+    if exclude_plans:
+        rows = rows.exclude(plan__in=list(exclude_plans))
     return tuple(
         (start.astimezone(dt.UTC), end.astimezone(dt.UTC))
         for start, end in rows.order_by("start").values_list("start", "end")

@@ -84,8 +84,10 @@ def _engine_inputs(
     provider: Provider,
     now: dt.datetime,
     plan: TreatmentPlan | None = None,
+    replaces: Iterable[TreatmentPlan] = (),
 ):
-    busy = selectors.provider_busy(provider, now=now, exclude_plan=plan)
+    excluded = [p.pk for p in (plan, *replaces) if p is not None]
+    busy = selectors.provider_busy(provider, now=now, exclude_plans=excluded)
     return (
         engine.clinic_calendar(clinic),
         engine.patient_preferences(patient),
@@ -115,9 +117,11 @@ def plan_preview(
     start_date: dt.date,
     provider: Provider,
     options: dict | None = None,
+    replaces: Iterable[TreatmentPlan] = (),
     now: dt.datetime | None = None,
 ) -> scheduler.Plan:
-    """The plan `plan_create` would save, without saving anything."""
+    """The plan `plan_create` would save, without saving anything. The sessions of plans it
+    ``replaces`` do not keep the provider busy."""
     _check_people(patient=patient, provider=provider, protocol=protocol)
     if start_date > _now(now).date() + PLANNING_HORIZON:
         raise ValidationError(
@@ -128,7 +132,7 @@ def plan_preview(
             code="start_date.too_far",
         )
     calendar, prefs, opts = _engine_inputs(
-        patient, patient.clinic, options, provider=provider, now=_now(now)
+        patient, patient.clinic, options, provider=provider, now=_now(now), replaces=replaces
     )
     try:
         return scheduler.build_plan(
@@ -170,6 +174,7 @@ def plan_create(
         start_date=start_date,
         provider=provider,
         options=options,
+        replaces=replaces,
         now=now,
     )
     plan = TreatmentPlan.objects.create(

@@ -60,14 +60,18 @@ class SyncResult:
                 + ", ".join(f"{m.label} to {local_label(m.new, zone)}" for m in self.items_moved)
             )
         if self.reminders_moved:
-            parts.append(f"{len(self.reminders_moved)} reminder(s) moved with them")
+            parts.append(f"{_count(len(self.reminders_moved), 'reminder')} moved with them")
         if self.items_cancelled:
             parts.append("withdrew " + ", ".join(self.items_cancelled))
         if self.reminders_cancelled:
-            parts.append(f"{self.reminders_cancelled} pending reminder(s) cancelled")
+            parts.append(f"{_count(self.reminders_cancelled, 'pending reminder')} cancelled")
         if self.reminders_created:
-            parts.append(f"{self.reminders_created} reminder(s) added")
+            parts.append(f"{_count(self.reminders_created, 'reminder')} added")
         return "; ".join(parts) or "nothing changed"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _item_values(p: scheduler.PlannedItem) -> dict:

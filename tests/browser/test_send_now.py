@@ -17,7 +17,10 @@ from tests.browser.test_coordinator_flow import DEMO_PASSWORD
 @pytest.mark.django_db(transaction=True)
 def test_send_now_in_the_reminder_row_makes_the_reminder_due(page, demo_data, screenshot):
     clinic = Coordinator.objects.get(user__username="coordinator").clinic
-    plan = TreatmentPlan.objects.filter(clinic=clinic, status="active").first()
+    # Avery, in New York: 10:00 there on the suite's clock, outside her quiet hours.
+    plan = TreatmentPlan.objects.get(
+        clinic=clinic, status="active", patient__user__username="patient"
+    )
     reminder = plan.reminders.filter(status="scheduled").order_by("-send_at").first()
     before = reminder.send_at
 
@@ -29,6 +32,10 @@ def test_send_now_in_the_reminder_row_makes_the_reminder_due(page, demo_data, sc
     page.goto(f"/admin/plans/treatmentplan/{plan.pk}/change/")
 
     button = page.locator(f'button[formaction$="/reminders/{reminder.pk}/send-now/"]')
+    # Reminders are folded under their item: open the group first, as a coordinator would.
+    group = page.locator("details.rg", has=button)
+    assert not button.is_visible()
+    group.locator("summary").click()
     assert button.inner_text() == "Send now"
     button.click()
     page.wait_for_url(re.compile(rf"/plans/treatmentplan/{plan.pk}/change/$"))
