@@ -9,6 +9,12 @@ from backend.reminders import receipts, webhooks
 from backend.reminders import views as reminder_views
 from backend.safety import views as safety_views
 
+# The admin is the coordinators' product: it names it, and has no "View site" link to a root page
+# that does not exist.
+admin.site.site_header = admin.site.site_title = "Aftercare"
+admin.site.index_title = "Plans, patients and reminders"
+admin.site.site_url = None
+
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),

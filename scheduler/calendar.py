@@ -235,6 +235,11 @@ class ClinicCalendar:
             f"takes {minutes_needed} minutes"
         )
 
+    def why_closed_day(self, day: date) -> str:
+        """Why the clinic takes no session on ``day``, in plain words."""
+        noon = local_to_utc(day, time(12, 0), self._zone)
+        return self.why_closed(noon, 0)
+
     def next_free_text(
         self, start: datetime, minutes_needed: int, count: int = 3, *, busy=()
     ) -> str:

@@ -10,6 +10,7 @@ carried over unchanged (same keys, same send times), so the backend's outbox row
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -66,9 +67,38 @@ def _check_common(clinic: ClinicCalendar, patient: PatientPreferences, now: date
 
 
 def _ordered(items: Sequence[PlannedItem]) -> tuple[PlannedItem, ...]:
-    """Items by start (placement order breaks ties), renumbered 1..n."""
+    """Items by start (placement order breaks ties), renumbered 1..n; an item that is the only
+    one of its spec loses its number in its title ("Prescriber review", not "... review 1")."""
     indexed = sorted(enumerate(items), key=lambda pair: (pair[1].start, pair[0]))
-    return tuple(replace(item, sequence=n) for n, (_, item) in enumerate(indexed, start=1))
+    per_spec = Counter(item.spec_key for item in items)
+    return tuple(
+        replace(
+            item, sequence=n, title=_alone(item) if per_spec[item.spec_key] == 1 else item.title
+        )
+        for n, (_, item) in enumerate(indexed, start=1)
+    )
+
+
+def _alone(item: PlannedItem) -> str:
+    if item.key == f"{item.spec_key}-1" and item.title.endswith(" 1"):
+        return item.title[:-2]
+    return item.title
+
+
+def _start_note(items, start_date: date, clinic: ClinicCalendar) -> PlanNote | None:
+    """Say so when the course cannot begin on the start date the coordinator chose."""
+    on_site = [i for i in items if i.on_site]
+    if not on_site or clinic.is_working_day(start_date):
+        return None
+    first = min(on_site, key=lambda i: i.start)
+    if first.local_date <= start_date:
+        return None
+    return PlanNote(
+        "start.moved",
+        f"{first.title} is on {first.local_date:%a %d %b}, not on the start date "
+        f"{start_date:%a %d %b}: {clinic.why_closed_day(start_date)}",
+        first.key,
+    )
 
 
 def _sorted_reminders(reminders: Sequence[PlannedReminder]) -> tuple[PlannedReminder, ...]:
@@ -120,6 +150,8 @@ def build_plan(
         )
     builder = ReminderBuilder(effective_rules(protocol, options), clinic, patient, now_utc)
     notes = placer.notes
+    if (moved_start := _start_note(items, start_date, clinic)) is not None:
+        notes.insert(0, moved_start)
     reminders = apply_sms_budget(builder.build(items), patient, options, builder.notes)
     notes.extend(builder.notes)
     return Plan(

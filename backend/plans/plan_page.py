@@ -53,6 +53,7 @@ NOTE_HEADINGS = {
     "dst.gap": "Daylight-saving change",
     "dst.ambiguous": "Daylight-saving change",
     "reminder.out_of_window": "Left out: outside its window",
+    "start.moved": "First session moved",
 }
 
 

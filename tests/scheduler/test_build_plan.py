@@ -481,3 +481,31 @@ def test_moving_a_session_onto_another_patients_is_refused_with_the_next_free_ti
     assert refused.value.rule == "provider.double_booked"
     assert "another patient's session" in str(refused.value)
     assert "the next times the clinic can take it:" in str(refused.value)
+
+
+def test_a_start_date_the_clinic_is_closed_is_said_with_the_holidays_name():
+    cal = clinic(country="US", subdivision="NY")
+    # Memorial Day 2025 is Monday 26 May.
+    plan = build_plan(
+        protocol=iv(), start_date=date(2025, 5, 26), clinic=cal, patient=patient(),
+        now=datetime(2025, 5, 20, 12, tzinfo=UTC),
+    )  # fmt: skip
+    note = next(n for n in plan.notes if n.code == "start.moved")
+    assert note.message.startswith("Dosing session 1 is on Tue 27 May, not on the start date Mon")
+    assert "closed for Memorial Day" in note.message
+    # An open start date needs no such note.
+    plain = build_plan(
+        protocol=iv(), start_date=date(2025, 5, 27), clinic=cal, patient=patient(),
+        now=datetime(2025, 5, 20, 12, tzinfo=UTC),
+    )  # fmt: skip
+    assert not [n for n in plain.notes if n.code == "start.moved"]
+
+
+def test_an_item_alone_of_its_kind_has_no_number_in_its_title():
+    plan = build_plan(
+        protocol=iv(), start_date=date(2025, 3, 3), clinic=clinic(), patient=patient(), now=NOW
+    )
+    review = next(i for i in plan.items if i.spec_key == "provider_review")
+    assert review.key == "provider_review-1"  # keys stay stable
+    assert review.title == "Prescriber review of response after dosing session 3"
+    assert [d.title for d in dosing(plan)][:2] == ["Dosing session 1", "Dosing session 2"]
