@@ -20,7 +20,7 @@ from backend.core.scope import clinic_id_of, is_active_staff, scope
 
 clinic_of = clinic_id_of  # the clinic a coordinator or provider works at
 
-__all__ = ["ClinicScopedAdminMixin", "clinic_of", "is_active_staff"]
+__all__ = ["ClinicScopedAdminMixin", "ReadOnlyAdminMixin", "clinic_of", "is_active_staff"]
 
 
 class ClinicScopedAdminMixin:
@@ -66,3 +66,17 @@ class ClinicScopedAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and self.in_scope(request, obj)
+
+
+class ReadOnlyAdminMixin:
+    """For records nobody edits after the fact (what a patient submitted, a flag's history):
+    listed and shown, never added, changed or deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

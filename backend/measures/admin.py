@@ -3,22 +3,13 @@ never edited afterwards. A journal entry the patient kept private is not listed 
 
 from django.contrib import admin
 
-from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.admin_scope import ClinicScopedAdminMixin, ReadOnlyAdminMixin
 from backend.measures.models import JournalEntry, QuestionnaireResponse
 
 
-class ReadOnlyAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     clinic_field = "clinic"
     provider_field = "patient__plans__provider"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(QuestionnaireResponse)

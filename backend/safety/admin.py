@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.admin_scope import ClinicScopedAdminMixin, ReadOnlyAdminMixin
 from backend.safety import services
 from backend.safety.models import Flag, PatientMessage
 
@@ -37,7 +37,7 @@ class PatientMessageAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Flag)
-class FlagAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
+class FlagAdmin(ReadOnlyAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     clinic_field = "clinic"
     provider_field = None  # every clinician of the clinic (safety.selectors)
     list_display = [
@@ -53,15 +53,6 @@ class FlagAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["patient__first_name", "patient__last_name"]
     list_select_related = ["patient", "acknowledged_by"]
     readonly_fields = [f.name for f in Flag._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Flag page")
     def open_link(self, flag):

@@ -114,3 +114,14 @@ def demo_data(settings, transactional_db):
     groups.groups._grant(apps, "Providers", groups.PROVIDER_PERMS)
     settings.DEMO_MODE = True
     call_command("seed_demo", verbosity=0)
+
+
+@pytest.fixture()
+def file_outbox(live_server, settings, tmp_path) -> Path:
+    """The file backends `make run` uses, writing under a fresh folder (``email/*.log``,
+    ``sms/*.json``), with links in messages pointing at the live server."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.OUTBOX_DIR = str(tmp_path)
+    settings.EMAIL_BACKEND = "backend.reminders.channels.email.FileAndLogBackend"
+    settings.SMS_BACKEND = "backend.reminders.channels.sms.FileBackend"
+    return tmp_path

@@ -50,13 +50,9 @@ def _dispatch_until_sent(plan: TreatmentPlan, kind: str) -> Reminder:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_coordinators_day_replace_time_of_day_move_missed_pause_resume_cancel(
-    page, live_server, demo_data, settings, tmp_path, clock, celery_app_clean, celery_worker,
-    screenshot,
-):  # fmt: skip
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.OUTBOX_DIR = str(tmp_path)
-    settings.EMAIL_BACKEND = "backend.reminders.channels.email.FileAndLogBackend"
-    settings.SMS_BACKEND = "backend.reminders.channels.sms.FileBackend"
+    page, demo_data, file_outbox, clock, celery_app_clean, celery_worker, screenshot
+):
+    tmp_path = file_outbox
     clinic = Coordinator.objects.get(user__username="coordinator").clinic
     zone = ZoneInfo(clinic.time_zone)
     old = TreatmentPlan.objects.get(patient__user__username="patient", status="active")

@@ -71,13 +71,9 @@ def _answer(page, instrument: str, number: int, value: int):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_an_urgent_answer_reaches_a_clinician_and_escalates_until_acknowledged(
-    page, live_server, demo_data, settings, tmp_path, clock, celery_app_clean, celery_worker,
-    screenshot,
-):  # fmt: skip
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.OUTBOX_DIR = str(tmp_path)
-    settings.EMAIL_BACKEND = "backend.reminders.channels.email.FileAndLogBackend"
-    settings.SMS_BACKEND = "backend.reminders.channels.sms.FileBackend"
+    page, demo_data, file_outbox, clock, celery_app_clean, celery_worker, screenshot
+):
+    tmp_path = file_outbox
     patient = Patient.objects.get(user__username="patient")
     clinic = Clinic.objects.select_related("on_call_contact__user", "backup_contact__user").get(
         pk=patient.clinic_id

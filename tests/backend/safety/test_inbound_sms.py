@@ -14,6 +14,7 @@ from backend.reminders.links import absolute
 from backend.reminders.models import Reminder
 from backend.safety.models import Flag, PatientMessage
 from backend.safety.services import find_distress
+from tests.backend.reminders.test_webhooks import inbound_params
 from tests.factories import (
     SHARED_CLINIC_NAME,
     SHARED_PATIENT_MOBILE,
@@ -48,15 +49,7 @@ def two_clinics(plan, clinic):
 
 
 def text_in(client, body: str, *, sender: str = SHARED_PATIENT_MOBILE, to: str = CLINIC_NUMBER):
-    params = {
-        "MessageSid": "SM" + "c" * 32,
-        "AccountSid": "AC" + "0" * 32,
-        "From": sender,
-        "To": to,
-        "Body": body,
-        "NumMedia": "0",
-        "ApiVersion": "2010-04-01",
-    }
+    params = inbound_params(body, sender=sender, to=to)
     path = reverse("twilio-inbound")
     signature = RequestValidator(AUTH_TOKEN).compute_signature(absolute(path), params)
     response = client.post(path, params, headers={"X-Twilio-Signature": signature})
