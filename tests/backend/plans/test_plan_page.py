@@ -94,3 +94,20 @@ def test_send_now_in_the_patients_quiet_hours_says_when_it_really_goes(
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "quiet hours" in message and "goes out at Tue 03 Mar 08:00 EST" in message
     assert "within 30 s" not in message
+
+
+@pytest.mark.django_db
+def test_admin_lists_show_staff_their_clinics_clock_with_the_zone_named(
+    coordinator_client,  # noqa: F811
+    plan,  # noqa: F811
+):
+    """Django renders datetimes in the active zone: the clinic's for its staff, named."""
+    reminder = plan.reminders.filter(audience="patient").order_by("send_at").first()
+    from zoneinfo import ZoneInfo
+
+    local = reminder.send_at.astimezone(ZoneInfo(plan.clinic.time_zone))
+    for url in ("/admin/reminders/reminder/", "/admin/plans/treatmentplan/", "/admin/"):
+        text = re.sub(r"<[^>]+>", " ", coordinator_client.get(url).content.decode())
+        assert not re.search(r"\bUTC\b|\+00:00", text), url
+    listing = coordinator_client.get("/admin/reminders/reminder/").content.decode()
+    assert f"{local:%H:%M} {local:%Z}" in listing
