@@ -94,9 +94,9 @@ def apply_sms_budget(
             out.append(reminder)
             continue
         limit = (
-            f"more than {daily} text(s) that day"
+            f"more than {_texts(daily)} that day"
             if code == "sms.merged_same_day"
-            else f"more than {weekly} text(s) in seven days"
+            else f"more than {_texts(weekly)} in seven days"
         )
         consent = "" if patient.sms_written_consent else " without written consent (TCPA)"
         if (reminder.item_key, reminder.rule, reminder.repeat_index) in emailed:
@@ -118,3 +118,7 @@ def apply_sms_budget(
             )
         )
     return out
+
+
+def _texts(n: int) -> str:
+    return f"{n} text" if n == 1 else f"{n} texts"
