@@ -22,6 +22,9 @@ def test_a_22_item_plan_page_is_under_100_kb_and_reads_top_down(coordinator_clie
     assert plan.items.count() == 22
     page = coordinator_client.get(change_url(plan))
     html = page.content.decode()
+    print(
+        f"\nplan page, 22 items and {plan.reminders.count()} reminders: {len(page.content)} bytes"
+    )
     assert len(page.content) < PAGE_BUDGET, len(page.content)
     order = [html.index(marker) for marker in
              ('id="plan-status"', 'id="timeline"', 'id="items"', 'id="reminders"')]  # fmt: skip
