@@ -39,6 +39,7 @@ class Clinic(models.Model):
     phone = PhoneNumberField(blank=True, default="")
     sms_from_number = PhoneNumberField(blank=True, default="")
     name_treatment_in_messages = models.BooleanField(
+        "name the treatment in email bodies",
         default=False,
         help_text="Off by default: SMS texts and email subjects never name a drug or diagnosis.",
     )

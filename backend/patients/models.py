@@ -51,12 +51,12 @@ class Patient(models.Model):
     earliest_appointment = models.TimeField(null=True, blank=True)
     latest_appointment = models.TimeField(null=True, blank=True)
 
-    email_consent = models.BooleanField(default=False)
+    email_consent = models.BooleanField("agreed to email", default=False)
     email_consent_at = models.DateTimeField(null=True, blank=True)
     email_consent_method = models.CharField(
         max_length=16, choices=ConsentMethod.choices, blank=True, default=""
     )
-    sms_consent = models.BooleanField(default=False)
+    sms_consent = models.BooleanField("agreed to text messages", default=False)
     sms_consent_at = models.DateTimeField(null=True, blank=True)
     sms_consent_method = models.CharField(
         max_length=16, choices=ConsentMethod.choices, blank=True, default=""
