@@ -36,6 +36,14 @@ MESSAGE_KINDS = (
     "booster_reminder",
     "provider_checkins_tomorrow",
     "provider_task_due",
+    # The evening before a session (about 18:00 patient time): what to do tonight and tomorrow.
+    "preparation_evening",
+    # Before the first dose: what dosing feels like, that benefit may take several sessions.
+    "what_to_expect",
+    # To the session's provider about 24 h before: the patient has not confirmed being ready.
+    "provider_readiness_missing",
+    # Sent by the backend when a session is marked missed (configurable per protocol).
+    "session_missed",
     # Sent by the backend when staff move or cancel a session (not planned by rules): they carry
     # the updated or cancelling calendar invitation.
     "session_changed",
