@@ -20,7 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from backend.clinics.models import Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
 from backend.core.timefmt import local_label
-from backend.plans import services
+from backend.plans import readiness, services
 from backend.plans.engine import clinic_calendar
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
 from backend.plans.models import PlanItem, TreatmentPlan
@@ -290,6 +290,12 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                 for r in item.reminders.filter(status__in=Reminder.PENDING).order_by("send_at")
             ],
             "starts": local_label(item.start, plan.clinic.time_zone, with_year=True),
+            "readiness": readiness.readiness_status(
+                item,
+                readiness.readiness_by_item([item]).get(item.pk),
+                now=timezone.now(),
+                zone=plan.clinic.time_zone,
+            ),
         }
         return TemplateResponse(request, "admin/plans/treatmentplan/item.html", context)
 
@@ -324,7 +330,7 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                 items, live, zone, calendar=clinic_calendar(plan.clinic), today=today
             )
             extra_context["zone"] = zone
-            extra_context["item_rows"] = item_rows(plan, items)
+            extra_context["item_rows"] = item_rows(plan, items, now=timezone.now())
             extra_context["reminder_groups"] = reminder_groups(plan, items, reminders)
             extra_context["planner_notes"] = plain_notes(plan, items, reminders)
             extra_context["reminder_counts"] = dict(

@@ -107,3 +107,35 @@ class PlanItem(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SessionReadiness(models.Model):
+    """The patient's attestation before a dosing or booster session: the four statements they
+    confirmed, by link or by text reply, and when (backend.plans.readiness writes it).
+
+    A row with ``confirmed_at`` empty is a submission that left a statement unticked: the
+    session is not confirmed, and what the patient said went to the clinic inbox.
+    """
+
+    class Via(models.TextChoices):
+        LINK = "link", "the link"
+        SMS = "sms", "text"
+
+    item = models.OneToOneField(PlanItem, on_delete=models.CASCADE, related_name="readiness")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    via = models.CharField(max_length=8, choices=Via.choices)
+    fasting = models.BooleanField(default=False, help_text="Will fast as instructed.")
+    ride_home = models.BooleanField(default=False, help_text="Has a ride home arranged.")
+    no_alcohol = models.BooleanField(
+        default=False, help_text="No alcohol or sedatives before the session."
+    )
+    no_new_medicines = models.BooleanField(
+        default=False, help_text="No new medicines since the last visit."
+    )
+    note = models.TextField(blank=True, default="", help_text="Anything we should know.")
+    answered_at = models.DateTimeField(help_text="When the patient last answered.")
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        state = "confirmed" if self.confirmed_at else "not confirmed"
+        return f"Readiness for {self.item}: {state}"

@@ -18,12 +18,18 @@ import holidays
 from django.urls import reverse
 
 from backend.core.timefmt import local_label
+from backend.plans import readiness
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
 MESSAGE_LABELS = {
     "preparation_48h": "Preparation, two days before",
     "preparation_2h": "Preparation, two hours before",
+    "preparation_evening": "Preparation, the evening before",
+    "what_to_expect": "What to expect, before the first dose",
+    "provider_readiness_missing": "Provider: readiness not confirmed",
+    "session_missed": "Missed session: message to the patient",
+    "provider_welfare_call": "Missed session: welfare call alert",
     "day_after": "Day-after care",
     "integration_reminder": "Integration session reminder",
     "preparation_session_reminder": "Preparation session reminder",
@@ -110,8 +116,12 @@ def _holiday_name(calendar, day: dt.date) -> str:
         return ""
 
 
-def item_rows(plan: TreatmentPlan, items) -> list[dict]:
+def item_rows(plan: TreatmentPlan, items, *, now: dt.datetime | None = None) -> list[dict]:
+    """The plan's items with their clinic time, their action link and, for a dosing or booster
+    session still to come, whether the patient has confirmed being ready (red when it is within
+    24 h and not confirmed)."""
     zone = plan.clinic.time_zone
+    confirmed = readiness.readiness_by_item(items) if now is not None else {}
     return [
         {
             "item": item,
@@ -119,6 +129,11 @@ def item_rows(plan: TreatmentPlan, items) -> list[dict]:
             "action_url": reverse("admin:plans_treatmentplan_item", args=[plan.pk, item.pk])
             if item.status == PlanItem.Status.SCHEDULED
             else "",
+            "readiness": readiness.readiness_status(
+                item, confirmed.get(item.pk), now=now, zone=zone
+            )
+            if now is not None
+            else None,
         }
         for item in items
     ]

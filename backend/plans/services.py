@@ -27,6 +27,7 @@ from backend.patients import services as patient_services
 from backend.patients.models import Patient
 from backend.plans import engine, selectors
 from backend.plans.calendar_notices import SESSION_KINDS, STAFF_RULE, add_calendar_notices
+from backend.plans.missed import follow_up_missed
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
 from backend.protocols.models import Protocol
@@ -387,12 +388,17 @@ def item_mark_missed(
     messages, follow-ups) is withdrawn; later re-plans keep it where it was. With `replan` the
     session is still owed: the engine moves it to the next feasible time, later items only where
     a rule would break, and its reminders move with it; the outcome notes say it was missed.
+    Either way the miss is followed up as the protocol says (backend.plans.missed: a welfare call
+    for staff, a message to the patient).
     """
+    now = _now(now)
     if not replan:
+        already = PlanItem.objects.filter(pk=item.pk, status=PlanItem.Status.MISSED).exists()
         plan, item = _set_item_status(item, PlanItem.Status.MISSED, outcome_notes, now=now)
         withdrawn = _withdraw_dependent_reminders(item, f"{item.title} was missed")
+        if not already:  # a second mark of the same miss follows nothing up again
+            follow_up_missed(plan=plan, item=item, missed_start=item.start, now=now)
         return PlanChangeResult(plan, SyncResult(reminders_cancelled=withdrawn))
-    now = _now(now)
     plan = _locked_plan(item.plan_id)
     item = plan.items.get(pk=item.pk)
     if item.status != PlanItem.Status.SCHEDULED:
@@ -407,7 +413,9 @@ def item_mark_missed(
     note = f"Missed on {missed_on}; re-planned. {outcome_notes}".strip()
     item.outcome_notes = note
     item.save(update_fields=["outcome_notes"])
+    missed_start = item.start
     sync = _replan(plan, now=now, reason=f"{item.title} missed", missed=[item.key])
+    follow_up_missed(plan=plan, item=plan.items.get(pk=item.pk), missed_start=missed_start, now=now)
     return PlanChangeResult(plan, sync)
 
 

@@ -13,12 +13,13 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+import scheduler
 from backend.core.scope import Role, role_of
 from backend.measures import views as measure_views
 from backend.measures.models import QuestionnaireResponse
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
-from backend.plans import selectors
+from backend.plans import readiness, selectors
 from backend.plans.models import PlanItem
 from backend.reminders.links import LinkRefused, read_patient_token
 from backend.safety import crisis
@@ -82,7 +83,99 @@ def patient_item(request: HttpRequest, patient: Patient, token: str, item_id: in
         pk=item_id,
         plan__patient=patient,
     )  # provider tasks are not the patient's
+    if item.kind in readiness.READINESS_KINDS:
+        return _readiness_page(request, patient, token, item)
     return measure_views.item_page(request, patient, token, item)
+
+
+# The words of the readiness form, in the patient's language (the statements are in readiness.py).
+READINESS_WORDS = {
+    "en": {
+        "legend": "Before your session, please confirm each statement",
+        "note_label": "Anything we should know? (optional)",
+        "submit": "Confirm I am ready",
+        "confirmed": "Thank you: you are confirmed for this session.",
+        "not_confirmed": "Not confirmed yet. Your care team has your answers and will contact "
+        "you. You did not tick:",
+        "note_sent": "Your care team has your note.",
+        "change": "If something changes, tick the statements again or call your clinic.",
+        "too_early": "From 3 days before this session you can confirm here that you are ready.",
+    },
+    "es": {
+        "legend": "Antes de su sesión, confirme cada afirmación",
+        "note_label": "¿Hay algo que debamos saber? (opcional)",
+        "submit": "Confirmo que estoy listo/a",
+        "confirmed": "Gracias: su asistencia a esta sesión está confirmada.",
+        "not_confirmed": "Todavía no está confirmada. Su equipo de atención tiene sus respuestas "
+        "y se comunicará con usted. No marcó:",
+        "note_sent": "Su equipo de atención tiene su nota.",
+        "change": "Si algo cambia, vuelva a marcar las afirmaciones o llame a su clínica.",
+        "too_early": "Desde 3 días antes de esta sesión podrá confirmar aquí que está listo/a.",
+    },
+}
+
+
+def _patient_title(item: PlanItem, language: str) -> str:
+    """The neutral title patients see ("Session 3"), once the engine offers it; else the item's."""
+    title = getattr(scheduler, "patient_title", None)
+    if title is None:
+        return item.title
+    try:
+        return title(item.kind, item.key, language)
+    except Exception:  # a title the engine cannot make is no reason to hide the page
+        return item.title
+
+
+def _readiness_page(
+    request: HttpRequest, patient: Patient, token: str, item: PlanItem
+) -> HttpResponse:
+    """A dosing or booster session: its date, and from 72 h before it the four statements to
+    confirm (backend.plans.readiness)."""
+    language = patient.language if patient.language in READINESS_WORDS else "en"
+    now = timezone.now()
+    protocol = readiness.engine_protocol_of(item)
+    current = readiness.readiness_by_item([item]).get(item.pk)
+    ticked = {f: bool(current and getattr(current, f)) for f in readiness.FIELDS}
+    note, errors, result = "", {}, None
+    if request.method == "POST":
+        ticked = {f: request.POST.get(f) == "on" for f in readiness.FIELDS}
+        note = request.POST.get("note", "")
+        try:
+            result = readiness.readiness_confirm(
+                item=item, answers={**ticked, "note": note}, via="link", now=now
+            )
+            current, note = result.readiness, ""
+        except ValidationError as problem:
+            errors = {k: " ".join(v) for k, v in problem.message_dict.items()}
+    try:
+        readiness.check_open(item, now)
+        is_open = True
+    except ValidationError:
+        is_open = False
+    too_early = not is_open and now < item.start - readiness.OPENS_BEFORE
+    confirmed = bool(current and current.confirmed_at)
+    answered = result is not None
+    texts = readiness.statements(protocol, language)
+    context = {
+        "patient": patient,
+        "token": token,
+        "language": language,
+        "item": item,
+        "title": _patient_title(item, language),
+        "words": {**measure_views.WORDS[language], **READINESS_WORDS[language]},
+        "crisis": crisis.for_clinic(patient.clinic.crisis_country, language),
+        "statements": [{"field": f, "text": text, "checked": ticked[f]} for f, text in texts],
+        "open": is_open,
+        "too_early": too_early and item.status == PlanItem.Status.SCHEDULED,
+        "confirmed": confirmed,
+        "answered": answered,
+        "unticked": [text for f, text in texts if answered and not ticked[f]],
+        "note_sent": bool(result and result.message and result.readiness.note),
+        "note": note,
+        "errors": errors,
+        "urgent": bool(result and result.message and result.message.distress_words),
+    }
+    return render(request, "pages/patient_readiness.html", context, status=400 if errors else 200)
 
 
 @patient_link
@@ -96,7 +189,13 @@ def provider_dashboard(request: HttpRequest) -> HttpResponse:
     if role_of(request.user) is not Role.PROVIDER:  # deactivated providers have no role
         raise PermissionDenied("Only active providers have a dashboard.")
     provider = request.user.provider
-    items = selectors.provider_upcoming_items(provider_id=provider.pk, now=timezone.now())
+    now = timezone.now()
+    items = list(selectors.provider_upcoming_items(provider_id=provider.pk, now=now))
+    answers = readiness.readiness_by_item(items)
+    for item in items:
+        item.readiness_row = readiness.readiness_status(
+            item, answers.get(item.pk), now=now, zone=provider.clinic.time_zone
+        )
     context = {
         "provider": provider,
         "items": items,

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from backend.plans import readiness
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
@@ -21,6 +22,7 @@ ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
 # Notices of what staff changed: their point is that sessions moved or are off, so neither a
 # paused nor a cancelled plan holds them back.
 NOTICE_KINDS = {"session_changed", "session_cancelled"}
+READINESS_ALERT_KIND = "provider_readiness_missing"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ def _plan_and_item(reminder: Reminder) -> Verdict | None:
         and reminder.audience == Reminder.Audience.PATIENT
     ):
         return Verdict("skip", "already answered")
+    if reminder.message_kind == READINESS_ALERT_KIND and readiness.is_confirmed(item):
+        # The coordinator's T-24 h alert is for a patient who has not confirmed being ready.
+        return Verdict("skip", "readiness confirmed")
     return None
 
 

@@ -1,5 +1,6 @@
-"""Twilio webhooks: delivery status callbacks, inbound STOP/START/HELP keywords, and everything
-else a patient texts, which lands in the clinic inbox with an automatic answer.
+"""Twilio webhooks: delivery status callbacks, inbound STOP/START/HELP keywords, a YES or READY
+confirming readiness for the next session, and everything else a patient texts, which lands in
+the clinic inbox with an automatic answer.
 
 Both refuse any request whose X-Twilio-Signature does not verify against TWILIO_AUTH_TOKEN and
 the public URL Twilio called (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
@@ -8,10 +9,13 @@ the public URL Twilio called (https://www.twilio.com/docs/usage/webhooks/webhook
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from phonenumber_field.phonenumber import PhoneNumber
@@ -21,6 +25,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from backend.clinics.models import Clinic
 from backend.patients.models import Patient
+from backend.plans import readiness
 from backend.reminders import consent
 from backend.reminders.links import absolute
 from backend.reminders.models import Reminder
@@ -34,6 +39,18 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
 HELP_WORDS = {"HELP", "INFO"}
+# A reply confirming readiness for the next session (the evening-before text asks for it).
+#
+# YES is also one of Twilio's default opt-in keywords (with START and UNSTOP). The two meanings are
+# kept apart by who sends it: from a patient who opted out (STOP), YES is the opt-in it has always
+# been, and confirms nothing (they were sent no text to answer); from a patient who receives texts
+# and has a dosing or booster session within 72 h that is not confirmed, it confirms that session;
+# from anyone else it is handled as START (which changes nothing for a number not opted out).
+# Twilio answers an opt-in keyword with its own confirmation text, so a clinic that asks for YES
+# removes YES from the opt-in keywords of its Messaging Service (Advanced Opt-Out,
+# https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out), or patients get two texts;
+# READY is never a carrier keyword and always works alone. SI is the Spanish YES.
+READY_WORDS = {"YES", "READY", "SI", "SÍ"}
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 FAILED_STATUSES = {"failed", "undelivered"}
 # Callbacks can arrive out of order; a status never moves back down this ladder.
@@ -120,6 +137,11 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     clinics = _clinics_reached(_number(request.POST.get("To", "")))
     patients = [] if sender is None else list(_patients(sender, clinics))
     now = timezone.now()
+    if word in READY_WORDS:
+        reply = _confirm_readiness(patients, now)
+        if reply is not None:
+            return _twiml(reply)
+        # Nothing to confirm: YES keeps its keyword meaning (below), READY is a patient's words.
     if word in STOP_WORDS:
         for patient in patients:
             consent.opt_out(patient=patient, channel="sms", method="sms_keyword", now=now)
@@ -141,6 +163,59 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
             contact = f"{clinic.name} {clinic.phone.as_national}"
         return _twiml(f"Reminders from {contact}. Reply STOP to opt out, START to opt back in.")
     return _twiml(_file_reply(request, sender, patients, list(clinics), now))
+
+
+READY_REPLY = {
+    "en": "Thank you, {first_name}: your session on {when} is confirmed. If anything changes, "
+    "call {contact}.",
+    "es": "Gracias, {first_name}: su sesión del {when} está confirmada. Si algo cambia, llame a "
+    "{contact}.",
+}
+READY_UNCLEAR = {
+    "en": "We could not tell which session you mean. Please use the link in your reminder, or "
+    "call {contact}.",
+    "es": "No sabemos a qué sesión se refiere. Use el enlace de su recordatorio o llame a "
+    "{contact}.",
+}
+WHEN_FORMATS = {"en": "D j M, g:i A", "es": r"D j \d\e M, G:i"}
+
+
+def _session_when(item, zone: str, language: str) -> str:
+    local = item.start.astimezone(ZoneInfo(zone))
+    with translation.override(language):
+        return date_format(local, WHEN_FORMATS[language])
+
+
+def _confirm_readiness(patients, now) -> str | None:
+    """Confirm the one session a YES can mean; the reply to send, or None if there is none.
+
+    Only patients who receive texts count (an opted-out patient's YES is an opt-in). When the
+    number is shared by two patients who each have a session to confirm, nothing is confirmed:
+    the reply asks them to use their link."""
+    candidates = [
+        (patient, item)
+        for patient in patients
+        if patient.sms_opted_out_at is None
+        and (item := readiness.session_to_confirm(patient, now)) is not None
+    ]
+    if not candidates:
+        return None
+    patient = candidates[0][0]
+    language = patient.language if patient.language in READY_REPLY else "en"
+    contact = patient.clinic.sender_name or patient.clinic.name
+    if patient.clinic.phone:
+        contact += f" {patient.clinic.phone.as_national}"
+    if len(candidates) > 1:
+        return to_gsm_friendly(READY_UNCLEAR[language].format(contact=contact))
+    item = candidates[0][1]
+    everything = dict.fromkeys(readiness.FIELDS, True)
+    try:
+        readiness.readiness_confirm(item=item, answers=everything, via="sms", now=now)
+    except ValidationError:  # the session started or was cancelled a moment ago
+        return None
+    when = _session_when(item, patient.time_zone, language)
+    text = READY_REPLY[language].format(first_name=patient.first_name, when=when, contact=contact)
+    return to_gsm_friendly(text)
 
 
 AUTO_REPLY = {

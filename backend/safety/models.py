@@ -1,10 +1,11 @@
 """Flags that put a patient in front of a clinician, and the inbox of what patients write.
 
 A flag is raised by a scored answer (PHQ-9 item 9 above 0, a clinic's urgent answer, a marked
-worsening) or by words of distress in a text message. An urgent flag is alerted through the
-reminder outbox at once and re-alerted to the clinic's backup contact when nobody acknowledges
-it in time (safety.services); it stays on the provider dashboard and the plan page until a
-clinician acknowledges it, with a note.
+worsening), by words of distress in a text message, or by a session marked missed (a welfare call
+for staff to make: in depression care a no-show is a warning sign). An urgent flag is alerted
+through the reminder outbox at once and re-alerted to the clinic's backup contact when nobody
+acknowledges it in time (safety.services); every flag stays on the provider dashboard and the plan
+page until a clinician acknowledges it, with a note.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class PatientMessage(models.Model):
         SMS = "sms", "Text message"
         CHECK_IN_NOTE = "check_in_note", "Note before a check-in"
         JOURNAL = "journal", "Shared journal entry"
+        READINESS = "readiness", "Answer before a session"
 
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(
@@ -70,6 +72,8 @@ class Flag(models.Model):
     class Kind(models.TextChoices):
         URGENT = "urgent", "Urgent"
         WORSENING = "worsening", "Worsening"
+        # A task for staff, not an alarm: call the patient who did not come (no escalation).
+        MISSED_SESSION = "missed_session", "Missed session: welfare call"
 
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="flags")
@@ -77,7 +81,7 @@ class Flag(models.Model):
         "plans.TreatmentPlan", on_delete=models.PROTECT, related_name="flags",
         help_text="The plan whose provider is alerted.",
     )  # fmt: skip
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     reasons = models.JSONField(default=list)
     response = models.ForeignKey(
         "measures.QuestionnaireResponse",
@@ -88,6 +92,14 @@ class Flag(models.Model):
     )
     message = models.ForeignKey(
         PatientMessage, null=True, blank=True, on_delete=models.PROTECT, related_name="flags"
+    )
+    item = models.ForeignKey(
+        "plans.PlanItem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="flags",
+        help_text="The session a missed-session flag is about.",
     )
     raised_at = models.DateTimeField()
     backup_due_at = models.DateTimeField(

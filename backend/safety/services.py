@@ -22,6 +22,7 @@ from django.db import transaction
 
 from backend.clinics.models import Clinic, Provider
 from backend.core.scope import Role, clinic_id_of, role_of
+from backend.core.timefmt import local_label
 from backend.patients.models import Patient
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
@@ -30,7 +31,8 @@ from backend.safety.models import Flag, PatientMessage
 URGENT_KIND = "provider_urgent_flag"
 BACKUP_KIND = "provider_urgent_flag_backup"
 WORSENING_KIND = "provider_worsening_flag"
-FLAG_KINDS = (URGENT_KIND, BACKUP_KIND, WORSENING_KIND)
+WELFARE_KIND = "provider_welfare_call"
+FLAG_KINDS = (URGENT_KIND, BACKUP_KIND, WORSENING_KIND, WELFARE_KIND)
 ALERT_PRIORITY = 100  # above every patient message
 URGENT_USEFUL_FOR = dt.timedelta(hours=12)
 WORSENING_USEFUL_FOR = dt.timedelta(days=3)
@@ -156,6 +158,47 @@ def flag_raise(
             channels=both,
             tag="backup",
         )
+    return flag
+
+
+@transaction.atomic
+def flag_missed_session(
+    *, item: PlanItem, now: dt.datetime, call_within_hours: int = 24
+) -> Flag | None:
+    """A welfare call for staff when a session is marked missed: a flag on the dashboard and the
+    plan page until a clinician acknowledges it with the call's outcome, and an email to the
+    plan's provider, due at once. No backup escalation: it is a task, not an alarm (an urgent
+    flag is the path for a patient in danger).
+
+    One open flag per session: marking it missed again (a double click, or the admin and the
+    API at once) adds nothing while the first is open. Returns None when nothing was raised.
+    """
+    plan = TreatmentPlan.objects.select_related("provider", "clinic").get(pk=item.plan_id)
+    # Lock the session's row so two concurrent marks queue here and the second sees the flag.
+    PlanItem.objects.select_for_update().filter(pk=item.pk).first()
+    if Flag.objects.filter(
+        kind=Flag.Kind.MISSED_SESSION, item=item, acknowledged_at__isnull=True
+    ).exists():
+        return None
+    when = local_label(item.start, plan.clinic.time_zone)
+    flag = Flag.objects.create(
+        clinic=plan.clinic,
+        patient_id=plan.patient_id,
+        plan=plan,
+        item=item,
+        kind=Flag.Kind.MISSED_SESSION,
+        reasons=[f"{item.title} on {when} was missed: call within {call_within_hours} hours"],
+        raised_at=now,
+    )
+    _alert(
+        flag,
+        to=plan.provider,
+        kind=WELFARE_KIND,
+        send_at=now,
+        useful_for=dt.timedelta(hours=call_within_hours),
+        channels=(Reminder.Channel.EMAIL,),
+        tag="provider",
+    )
     return flag
 
 

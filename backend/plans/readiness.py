@@ -1,0 +1,306 @@
+"""The patient's readiness before a dosing or booster session (the attestation): four statements
+confirmed by link or by a text reply YES, and what happens when one is not.
+
+A session is confirmed when the patient ticks all four statements (fasting as instructed, a ride
+home, no alcohol or sedatives, no new medicines) on the session's page, or replies YES to the text
+that lists them. A statement left unticked, and anything the patient writes in "anything we should
+know", is never just stored: it goes to the clinic inbox as a message (where words of distress
+raise an urgent flag, backend.safety), because a person has to read it before the session. The
+coordinator's alert at T-24 h (`provider_readiness_missing`) is skipped at send time once the
+session is confirmed (backend.reminders.eligibility).
+
+The statements carry the protocol's own numbers where it has them ("I will not eat for 2 hours
+and not drink for 30 minutes before my session"): `Protocol.preparation` in scheduler/protocol.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from backend.core.timefmt import local_label
+from backend.plans.models import PlanItem, SessionReadiness, TreatmentPlan
+
+READINESS_KINDS = (PlanItem.Kind.DOSING, PlanItem.Kind.BOOSTER)
+# Confirming further ahead would promise things (no alcohol, no new medicines) nobody can know yet;
+# the text reply YES looks this far ahead for the session it means.
+OPENS_BEFORE = dt.timedelta(hours=72)
+# Sessions closer than this with no confirmation are shown in red to the coordinator.
+LATE_WITHIN = dt.timedelta(hours=24)
+FIELDS = ("fasting", "ride_home", "no_alcohol", "no_new_medicines")
+NOTE_MAX = 2000
+
+# --- the statements, in the patient's language -----------------------------------------------
+
+UNITS = {
+    "en": {"hours": ("hour", "hours"), "minutes": ("minute", "minutes")},
+    "es": {"hours": ("hora", "horas"), "minutes": ("minuto", "minutos")},
+}
+WORDS = {
+    "en": {
+        "fasting_food_liquids": "I will not eat for {food} and not drink for {liquids} before my "
+        "session.",
+        "fasting_food": "I will not eat for {food} before my session.",
+        "fasting_any": "I will follow the eating and drinking instructions my care team gave me.",
+        "ride_home": "I have arranged a ride home, and I will not drive until the next day after "
+        "a restful sleep.",
+        "no_alcohol_hours": "I will not drink alcohol or take sedatives for {hours} before my "
+        "session.",
+        "no_alcohol": "I will not drink alcohol or take sedatives before my session.",
+        "no_new_medicines": "I have not started any new medicine since my last visit.",
+    },
+    "es": {
+        "fasting_food_liquids": "No comeré durante {food} ni beberé durante {liquids} antes de mi "
+        "sesión.",
+        "fasting_food": "No comeré durante {food} antes de mi sesión.",
+        "fasting_any": "Seguiré las indicaciones sobre comida y bebida que me dio mi equipo de "
+        "atención.",
+        "ride_home": "Tengo quién me lleve a casa, y no manejaré hasta el día siguiente, después "
+        "de dormir bien.",
+        "no_alcohol_hours": "No tomaré alcohol ni sedantes durante {hours} antes de mi sesión.",
+        "no_alcohol": "No tomaré alcohol ni sedantes antes de mi sesión.",
+        "no_new_medicines": "No he empezado ningún medicamento nuevo desde mi última visita.",
+    },
+}
+
+
+def _language(language: str) -> str:
+    return language if language in WORDS else "en"
+
+
+def _amount(value, unit: str, language: str) -> str:
+    """2 -> "2 hours", 1 -> "1 hour", 1.5 -> "1.5 hours" (never "2.0")."""
+    number = int(value) if float(value).is_integer() else value
+    one, many = UNITS[_language(language)][unit]
+    return f"{number} {one if number == 1 else many}"
+
+
+def prep_value(protocol, key: str):
+    """A preparation number of the protocol (scheduler `Protocol.preparation`), or None where the
+    protocol has none. Read defensively: a protocol without `preparation` has no numbers."""
+    if protocol is None:
+        return None
+    reader = getattr(protocol, "prep_value", None)
+    if callable(reader):
+        return reader(key)
+    param = (getattr(protocol, "preparation", None) or {}).get(key)
+    return getattr(param, "value", param)
+
+
+def _fasting(protocol, language: str) -> str:
+    words = WORDS[_language(language)]
+    food = prep_value(protocol, "food_hours")
+    liquid_h = prep_value(protocol, "liquids_hours")
+    liquid_m = prep_value(protocol, "liquids_minutes")
+    liquids = (
+        _amount(liquid_h, "hours", language)
+        if liquid_h is not None
+        else _amount(liquid_m, "minutes", language)
+        if liquid_m is not None
+        else None
+    )
+    if food is not None and liquids is not None:
+        return words["fasting_food_liquids"].format(
+            food=_amount(food, "hours", language), liquids=liquids
+        )
+    if food is not None:
+        return words["fasting_food"].format(food=_amount(food, "hours", language))
+    return words["fasting_any"]
+
+
+def statements(protocol, language: str) -> list[tuple[str, str]]:
+    """The four statements as (field, text), with the protocol's numbers where it has them."""
+    words = WORDS[_language(language)]
+    alcohol = prep_value(protocol, "avoid_alcohol_hours")
+    return [
+        ("fasting", _fasting(protocol, language)),
+        ("ride_home", words["ride_home"]),
+        (
+            "no_alcohol",
+            words["no_alcohol_hours"].format(hours=_amount(alcohol, "hours", language))
+            if alcohol is not None
+            else words["no_alcohol"],
+        ),
+        ("no_new_medicines", words["no_new_medicines"]),
+    ]
+
+
+def engine_protocol_of(item: PlanItem):
+    """The item's protocol as the engine reads it, or None if its definition cannot be read
+    (the statements then fall back to the words without numbers)."""
+    try:
+        return item.plan.protocol.engine_protocol()
+    except Exception:  # a broken definition must not hide the form
+        return None
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadinessResult:
+    readiness: SessionReadiness
+    message: object | None  # the clinic-inbox message (backend.safety.models.PatientMessage)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.readiness.confirmed_at is not None
+
+
+def check_open(item: PlanItem, now: dt.datetime) -> None:
+    """Refuse an item that does not take a readiness answer now, naming the rule."""
+    if item.kind not in READINESS_KINDS:
+        raise ValidationError(
+            {"item": "Only a dosing or booster session asks for readiness (rule: readiness.kind)."}
+        )
+    if item.plan.status != TreatmentPlan.Status.ACTIVE or item.status != PlanItem.Status.SCHEDULED:
+        raise ValidationError(
+            {
+                "item": "This session is not scheduled any more; please call the clinic "
+                "(rule: readiness.not_scheduled)."
+            }
+        )
+    if now >= item.start:
+        raise ValidationError(
+            {"item": "This session has already started (rule: readiness.after_start)."}
+        )
+    if now < item.start - OPENS_BEFORE:
+        raise ValidationError(
+            {
+                "item": "Readiness can be confirmed from 3 days before the session "
+                "(rule: readiness.too_early)."
+            }
+        )
+
+
+def _clean(answers: dict, via: str) -> tuple[dict[str, bool], str]:
+    if via not in SessionReadiness.Via.values:
+        raise ValidationError({"via": f"Must be one of {', '.join(SessionReadiness.Via.values)}."})
+    unknown = sorted(set(answers) - {*FIELDS, "note"})
+    if unknown:
+        raise ValidationError({k: "Not a readiness statement." for k in unknown})
+    values = {}
+    for field in FIELDS:
+        value = answers.get(field, False)
+        if not isinstance(value, bool):
+            raise ValidationError({field: "Must be true (confirmed) or false."})
+        values[field] = value
+    note = answers.get("note", "") or ""
+    if not isinstance(note, str):
+        raise ValidationError({"note": "Must be text."})
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise ValidationError({"note": f"At most {NOTE_MAX} characters."})
+    return values, note
+
+
+def _inbox_text(item: PlanItem, values: dict[str, bool], note: str, protocol) -> str:
+    """What staff read in the inbox: the statements not confirmed, and the patient's words."""
+    when = local_label(item.start, item.plan.clinic.time_zone)
+    texts = dict(statements(protocol, "en"))
+    unticked = [texts[f] for f in FIELDS if not values[f]]
+    lines = [f"Before {item.title} ({when}):"]
+    if unticked:
+        lines.append("NOT confirmed: " + " ".join(unticked))
+    else:
+        lines.append("Confirmed ready.")
+    if note:
+        lines.append(f"The patient wrote: {note}")
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def readiness_confirm(
+    *, item: PlanItem, answers: dict, via: str, now: dt.datetime
+) -> ReadinessResult:
+    """Record the patient's answers for the session; confirmed when all four are true.
+
+    ``answers``: the four FIELDS as booleans (missing ones count as not confirmed) and an optional
+    ``note``. A later answer replaces an earlier one: unticking a statement after confirming
+    withdraws the confirmation (something changed, and a person hears of it).
+    """
+    from backend.safety import services as safety
+
+    item = PlanItem.objects.select_related("plan__patient", "plan__clinic", "plan__protocol").get(
+        pk=item.pk
+    )
+    values, note = _clean(answers, via)
+    check_open(item, now)
+    confirmed = all(values.values())
+    readiness, _ = SessionReadiness.objects.select_for_update().update_or_create(
+        item=item,
+        defaults={
+            **values,
+            "via": via,
+            "note": note,
+            "answered_at": now,
+            "confirmed_at": now if confirmed else None,
+        },
+    )
+    message = None
+    if note or not confirmed:
+        message = safety.receive_message(
+            clinic=item.plan.clinic,
+            patient=item.plan.patient,
+            source="readiness",
+            body=_inbox_text(item, values, note, engine_protocol_of(item)),
+            now=now,
+            item=item,
+        )
+    return ReadinessResult(readiness, message)
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def is_confirmed(item: PlanItem) -> bool:
+    """Has the patient confirmed being ready for this session (all four statements)?"""
+    return SessionReadiness.objects.filter(item=item, confirmed_at__isnull=False).exists()
+
+
+def readiness_by_item(items) -> dict[int, SessionReadiness]:
+    """The readiness rows of these items, by item id (one query)."""
+    ids = [i.pk for i in items if i.kind in READINESS_KINDS]
+    return {r.item_id: r for r in SessionReadiness.objects.filter(item_id__in=ids)}
+
+
+def session_to_confirm(patient, now: dt.datetime) -> PlanItem | None:
+    """The patient's next dosing or booster session within OPENS_BEFORE that is not confirmed."""
+    return (
+        PlanItem.objects.filter(
+            plan__patient=patient,
+            plan__status=TreatmentPlan.Status.ACTIVE,
+            kind__in=READINESS_KINDS,
+            status=PlanItem.Status.SCHEDULED,
+            start__gt=now,
+            start__lte=now + OPENS_BEFORE,
+        )
+        .exclude(readiness__confirmed_at__isnull=False)
+        .select_related("plan__clinic")
+        .order_by("start", "id")
+        .first()
+    )
+
+
+def readiness_status(
+    item: PlanItem, readiness: SessionReadiness | None, *, now: dt.datetime, zone: str
+) -> dict | None:
+    """What staff read next to a session: "Ready: confirmed Tue 09:12 by text", or "Not
+    confirmed" (``late`` when the session is within LATE_WITHIN and still not confirmed).
+    None for items that take no readiness answer, have passed, or are further ahead than the
+    patient is asked (OPENS_BEFORE)."""
+    if item.kind not in READINESS_KINDS or item.status != PlanItem.Status.SCHEDULED:
+        return None
+    if readiness is not None and readiness.confirmed_at is not None:
+        at = readiness.confirmed_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
+        return {"text": f"Ready: confirmed {at} by {readiness.get_via_display()}", "late": False}
+    if item.start <= now or (readiness is None and item.start - now > OPENS_BEFORE):
+        return None  # passed, or not yet asked
+    text = "Not confirmed"
+    if readiness is not None:
+        text = "Not confirmed: the patient left a statement unticked (see the inbox)"
+    return {"text": text, "late": item.start - now <= LATE_WITHIN or readiness is not None}
