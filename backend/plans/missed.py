@@ -94,7 +94,10 @@ def follow_up_missed(
     flag = None
     if config.welfare_call:
         flag = safety.flag_missed_session(
-            item=item, now=now, call_within_hours=config.welfare_call_hours
+            item=item,
+            now=now,
+            call_within_hours=config.welfare_call_hours,
+            missed_start=missed_start,
         )
     written = _patient_message(plan, item, missed_start, now) if config.patient_message else 0
     return {"flag": flag, "messages": written}

@@ -101,6 +101,11 @@ class Flag(models.Model):
         related_name="flags",
         help_text="The session a missed-session flag is about.",
     )
+    session_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the missed session was due (a re-plan may since have moved it).",
+    )
     raised_at = models.DateTimeField()
     backup_due_at = models.DateTimeField(
         null=True,

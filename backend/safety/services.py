@@ -163,7 +163,11 @@ def flag_raise(
 
 @transaction.atomic
 def flag_missed_session(
-    *, item: PlanItem, now: dt.datetime, call_within_hours: int = 24
+    *,
+    item: PlanItem,
+    now: dt.datetime,
+    call_within_hours: int = 24,
+    missed_start: dt.datetime | None = None,
 ) -> Flag | None:
     """A welfare call for staff when a session is marked missed: a flag on the dashboard and the
     plan page until a clinician acknowledges it with the call's outcome, and an email to the
@@ -172,6 +176,7 @@ def flag_missed_session(
 
     One open flag per session: marking it missed again (a double click, or the admin and the
     API at once) adds nothing while the first is open. Returns None when nothing was raised.
+    ``missed_start``: when the session was due, if a re-plan has since moved ``item``.
     """
     plan = TreatmentPlan.objects.select_related("provider", "clinic").get(pk=item.plan_id)
     # Lock the session's row so two concurrent marks queue here and the second sees the flag.
@@ -180,12 +185,13 @@ def flag_missed_session(
         kind=Flag.Kind.MISSED_SESSION, item=item, acknowledged_at__isnull=True
     ).exists():
         return None
-    when = local_label(item.start, plan.clinic.time_zone)
+    when = local_label(missed_start or item.start, plan.clinic.time_zone)
     flag = Flag.objects.create(
         clinic=plan.clinic,
         patient_id=plan.patient_id,
         plan=plan,
         item=item,
+        session_start=missed_start or item.start,
         kind=Flag.Kind.MISSED_SESSION,
         reasons=[f"{item.title} on {when} was missed: call within {call_within_hours} hours"],
         raised_at=now,

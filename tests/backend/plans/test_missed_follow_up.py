@@ -75,7 +75,8 @@ def test_a_missed_dose_that_is_re_planned_is_followed_up_and_a_double_click_is_r
 
     dose.refresh_from_db()
     assert dose.status == PlanItem.Status.SCHEDULED and dose.start > missed_start
-    assert Flag.objects.get().item == dose
+    flag = Flag.objects.get()
+    assert (flag.item, flag.session_start) == (dose, missed_start)
     rows = _missed_rows(plan)
     assert rows.count() == 2
     assert all(f"{missed_start:%Y%m%dT%H%M}" in r.key for r in rows)
@@ -154,6 +155,8 @@ def test_the_flag_shows_on_the_dashboard_and_plan_page_until_acknowledged_with_a
     client.force_login(provider.user)
     dashboard = html_of(client.get("/provider/"))
     assert "flag-missed_session" in dashboard and "Missed session" in dashboard
+    flag_page = html_of(client.get(f"/provider/flags/{flag.pk}/"))
+    assert 'id="flag-session"' in flag_page and "How did the call go?" in flag_page
     coordinator = CoordinatorFactory(clinic=plan.clinic)
     client.force_login(coordinator.user)
     assert "Missed session" in html_of(client.get(f"/admin/plans/treatmentplan/{plan.pk}/change/"))
