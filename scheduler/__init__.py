@@ -22,14 +22,18 @@ from .model import (
 from .offsets import parse_offset
 from .planner import build_plan, effective_rules, replan
 from .preferences import PatientPreferences, PlanOptions
-from .protocol import ItemSpec, Protocol, ReminderRule, load_library
+from .priorities import MESSAGE_PRIORITY
+from .protocol import ItemSpec, MissedSession, PrepParam, Protocol, ReminderRule, load_library
 from .protocol_parse import protocol_from_dict
+from .titles import patient_title
 
 __all__ = [
     "ITEM_KINDS",
     "MESSAGE_KINDS",
+    "MESSAGE_PRIORITY",
     "ClinicCalendar",
     "ItemSpec",
+    "MissedSession",
     "PatientPreferences",
     "Plan",
     "PlanChange",
@@ -38,12 +42,14 @@ __all__ = [
     "PlannedItem",
     "PlannedReminder",
     "PlanningError",
+    "PrepParam",
     "Protocol",
     "ReminderRule",
     "build_plan",
     "effective_rules",
     "load_library",
     "parse_offset",
+    "patient_title",
     "protocol_from_dict",
     "replan",
 ]

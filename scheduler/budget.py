@@ -105,7 +105,7 @@ def apply_sms_budget(
             repeat = reminder.repeat_index if reminder.key.count(":") > 2 else None
             key = reminder_key(reminder.item_key, reminder.rule, "email", repeat)
             out.append(replace(reminder, key=key, channel="email"))
-            action = f"moved to email as {key}"
+            action = "moved to email"
         else:
             action = "dropped; the patient takes no email"
             code = "sms.dropped"

@@ -63,7 +63,7 @@ class Need:
     """Candidate local days (in search order) plus the bounds a start must respect.
 
     ``failure_rule``/``failure_text`` say, in the error's terms, what cannot be met when no day
-    works.
+    works. ``before_item`` is an item this one must end before (``ItemSpec.before``).
     """
 
     days: list[date]
@@ -73,6 +73,7 @@ class Need:
     min_gap: timedelta = timedelta(0)
     failure_rule: str = "calendar.no_slot"
     failure_text: str = ""
+    before_item: PlannedItem | None = None
 
 
 def anchored_need(

@@ -10,8 +10,8 @@ never disagree about the rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,8 @@ from .model import PlanChange, PlannedItem, PlanNote
 from .needs import MAX_BACKTRACKS, AnchorConflict, Hint, Need, anchored_need, gap_need
 from .preferences import PatientPreferences, PlanOptions
 from .protocol import ItemSpec, Protocol, Series
-from .timeutil import LocalTimeKind, local_to_utc, resolve_local
+from .slots import SlotRules
+from .timeutil import LocalTimeKind, resolve_local
 
 __all__ = ["Hint", "Placer"]
 
@@ -34,7 +35,7 @@ MISSING: Any = object()  # an anchor instance that was cancelled or skipped
 
 
 @dataclass
-class Placer:
+class Placer(SlotRules):
     """Places items for one plan; holds the partial plan while searching."""
 
     protocol: Protocol
@@ -164,6 +165,11 @@ class Placer:
         anchors = self._anchors(spec)
         if anchors is None:
             return
+        if spec.with_anchor:
+            for number, anchor in enumerate(anchors, start=1):
+                if anchor is not MISSING:
+                    self._place_with_anchor(spec, self._key(spec, number), number, anchor)
+            return
         number = 0
         for anchor in anchors:
             for offset in spec.offsets_days:
@@ -185,6 +191,7 @@ class Placer:
     ) -> PlannedItem | None:
         hint = self.hints.get(key)
         depends_on = anchor.key if anchor is not None else None
+        need.before_item = self._before_target(spec)
         if hint is not None and hint.mode == "cancelled":
             return None
         if hint is not None and hint.mode == "fixed" and hint.item is not None:
@@ -207,6 +214,13 @@ class Placer:
             start = self._search(spec, need, key)
             if start is None and self.relax and self.hints:
                 start = self._relaxed(spec, key, need)
+        if start is None and (conflict := self._before_conflict(spec, key, need)) is not None:
+            # Backtrack on the item this one must precede (dose 4 moves later), not the anchor.
+            error, target = conflict
+            if target.key not in self.hints and not self.final:
+                prefix = tuple(self.trail[: self.prefix_of[target.key]])
+                raise AnchorConflict((target.key, target.local_date, prefix), error)
+            raise error
         if start is None:
             if not spec.required:
                 self.notes.append(
@@ -226,6 +240,58 @@ class Placer:
                 raise AnchorConflict((blocker.key, blocker.local_date, prefix), error)
             raise error
         return self._commit(self._build(spec, key, number, start, depends_on), spec)
+
+    def _place_with_anchor(
+        self, spec: ItemSpec, key: str, number: int, anchor: PlannedItem
+    ) -> PlannedItem | None:
+        """Vital signs, observation: the anchor's start and span, no search, never busy time.
+
+        A re-plan moves it with its session; it cannot be moved on its own.
+        """
+        hint = self.hints.get(key)
+        if hint is not None and hint.mode == "cancelled":
+            return None
+        if hint is not None and hint.mode == "fixed" and hint.item is not None:
+            return self._commit(hint.item, spec)
+        if hint is not None and hint.mode in ("moved", "missed"):
+            raise PlanningError(
+                f"{key} goes with {anchor.key}: move or mark {anchor.key} instead",
+                rule="replan.with_anchor",
+                field=key,
+            )
+        item = replace(
+            self._build(spec, key, number, anchor.start, anchor.key),
+            end=anchor.end,
+            observation_minutes=anchor.observation_minutes,
+        )
+        if hint is not None and hint.start is not None and hint.start != item.start:
+            self.changes.append(PlanChange(key, hint.start, item.start, f"moves with {anchor.key}"))
+        return self._commit(item, spec)
+
+    def _before_target(self, spec: ItemSpec) -> PlannedItem | None:
+        """The placed item ``spec.before`` names (the earliest, if it names several)."""
+        if spec.before is None:
+            return None
+        instances = self.by_spec.get(spec.before.spec) or {}
+        numbers = sorted(instances)
+        wanted = [n for n in numbers if spec.before.includes(n, tuple(numbers))]
+        return instances[wanted[0]] if wanted else None
+
+    def _before_conflict(
+        self, spec: ItemSpec, key: str, need: Need
+    ) -> tuple[PlanningError, PlannedItem] | None:
+        """When only ``before:`` stops the item, the error to raise and the item to move."""
+        target = need.before_item
+        if target is None or self._search(spec, replace(need, before_item=None), key) is None:
+            return None
+        error = PlanningError(
+            f"{spec.title} must be finished before {target.title} starts, and no time between "
+            f"{need.failure_text.removeprefix(f'no feasible time for {spec.title} ')} ends "
+            f"before {target.key} on {target.start:%Y-%m-%d %H:%M} UTC",
+            rule="order.before_item",
+            field=spec.key,
+        )
+        return error, target
 
     def _place_moved(
         self,
@@ -259,6 +325,14 @@ class Placer:
                 field=key,
             )
         broken = self._violation(spec, need, start, check_day=True)
+        if broken is not None and broken.startswith("order.before_item"):
+            target = need.before_item
+            assert target is not None
+            raise PlanningError(
+                f"{title} cannot move to {when}: it must be finished before {target.title} starts",
+                rule="order.before_item",
+                field=key,
+            )
         if broken is not None:
             self.notes.append(PlanNote("replan.rule_broken", f"{key} as moved: {broken}", key))
         old = self.hints[key].item
@@ -274,6 +348,7 @@ class Placer:
             max_end=need.max_end,
             min_gap_from=need.min_gap_from,
             min_gap=need.min_gap,
+            before_item=need.before_item,
         )
         start = self._search(spec, relaxed)
         if start is not None:
@@ -286,100 +361,6 @@ class Placer:
                 )
             )
         return start
-
-    def _today(self, spec: ItemSpec) -> date:
-        return self.now.astimezone(self._zone(spec)).date()
-
-    def _zone(self, spec: ItemSpec):
-        if spec.on_site or spec.local_zone == "clinic":
-            return self.clinic.zone
-        return self.patient.zone
-
-    def _search(self, spec: ItemSpec, need: Need, key: str = "") -> datetime | None:
-        prefix = tuple(self.trail) if self.banned else ()
-        for day in need.days:
-            if self.banned and (key, day, prefix) in self.banned:
-                continue
-            for start in self._candidates(spec, day):
-                if self._violation(spec, need, start, check_day=False) is None:
-                    return start
-        return None
-
-    def _candidates(self, spec: ItemSpec, day: date) -> Iterator[datetime]:
-        if spec.allowed_weekdays is not None and day.weekday() not in spec.allowed_weekdays:
-            return
-        if spec.on_site:
-            if self.patient.preferred_weekdays and day.weekday() not in (
-                self.patient.preferred_weekdays
-            ):
-                return
-            yield from self._preferred_first(spec, day)
-            return
-        if spec.local_zone == "clinic" and not self.clinic.is_working_day(day):
-            return
-        assert spec.local_time is not None
-        start = local_to_utc(day, spec.local_time, self._zone(spec))
-        if start < self.now and day == self._today(spec):
-            # A remote item due earlier today is due now: round up to the next 5 minutes.
-            start = self.now + timedelta(minutes=5 - self.now.minute % 5, seconds=-self.now.second)
-            start = start.replace(microsecond=0)
-        yield start
-
-    def _preferred_first(self, spec: ItemSpec, day: date) -> Iterator[datetime]:
-        """The day's slots, those at or after the preferred time of day first (in order), then
-        the ones before it (latest first), so a session lands as near that time as it can."""
-        slots = self.clinic.slot_starts(day, spec.minutes_needed)
-        wanted = self.options.session_time or (spec.local_time if spec.on_site else None)
-        if wanted is None:
-            yield from slots
-            return
-        target = local_to_utc(day, wanted, self.clinic.zone)
-        yield from (s for s in slots if s >= target)
-        yield from reversed([s for s in slots if s < target])
-
-    def _provider_busy_at(self, start: datetime, minutes: int) -> bool:
-        end = start + timedelta(minutes=minutes)
-        return any(b_start < end and start < b_end for b_start, b_end in self.options.provider_busy)
-
-    def _violation(
-        self, spec: ItemSpec, need: Need, start: datetime, *, check_day: bool
-    ) -> str | None:
-        """The first rule ``start`` breaks for this item, in plain words, or ``None``."""
-        end = start + timedelta(minutes=spec.minutes_needed)
-        if start < self.now:
-            return "start_date.in_past: the time has already passed"
-        if need.min_gap_from is not None and start - need.min_gap_from.start < need.min_gap:
-            hours = need.min_gap.total_seconds() / 3600
-            return f"spacing.min_gap: less than {hours:g} h after {need.min_gap_from.key}"
-        if need.min_start is not None and start < need.min_start:
-            return "order.after_anchor: it would start before the item it follows has ended"
-        if check_day:
-            local_day = start.astimezone(self._zone(spec)).date()
-            if local_day not in need.days:
-                return f"{need.failure_rule}: {need.failure_text}"
-            if spec.on_site and not self.clinic.fits(start, spec.minutes_needed):
-                return "calendar.closed: the clinic is not open for the whole session"
-            if spec.on_site and not self._patient_accepts(start):
-                return "preferences.time: outside the patient's preferred days or times"
-        if need.max_end is not None and end > need.max_end:
-            return "order.before_anchor: it would end after the item it precedes has started"
-        if spec.on_site:
-            if not check_day and not self.patient.accepts_start(
-                start.astimezone(self.patient.zone)
-            ):
-                return "preferences.time: outside the patient's earliest/latest time"
-            for busy_start, busy_end in self.busy:
-                if start < busy_end and busy_start < end:
-                    return "overlap: it would overlap another session of this plan"
-            if self._provider_busy_at(start, spec.minutes_needed):
-                return "provider.double_booked: the provider has another patient's session then"
-        return None
-
-    def _patient_accepts(self, start: datetime) -> bool:
-        weekday = start.astimezone(self.clinic.zone).weekday()
-        if self.patient.preferred_weekdays and weekday not in self.patient.preferred_weekdays:
-            return False
-        return self.patient.accepts_start(start.astimezone(self.patient.zone))
 
     # -- building -------------------------------------------------------------------------
 
@@ -425,6 +406,6 @@ class Placer:
         self.trail.append((item.key, item.local_date))
         number = int(item.key.rsplit("-", 1)[1]) if spec.numbered else 1
         self.by_spec.setdefault(spec.key, {})[number] = item
-        if item.on_site:
+        if item.on_site and not spec.with_anchor:  # a vital-signs task is the session's own time
             self.busy.append((item.start, item.end))
         return item

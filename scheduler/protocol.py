@@ -9,20 +9,27 @@ coordinator's edit in the admin round-trips without loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
 
+from .priorities import priority_of
+from .protocol_params import MissedSession, PrepParam
+
 __all__ = [
     "LIBRARY_DIR",
     "ItemSpec",
+    "MissedSession",
     "Phase",
+    "PrepParam",
     "Protocol",
     "Ref",
     "ReminderRule",
     "Series",
     "Source",
+    "instance_number",
     "load_library",
 ]
 
@@ -60,6 +67,17 @@ class Ref:
         if isinstance(self.which, tuple):
             return f"{self.spec}#{','.join(str(i) for i in self.which)}"
         return self.spec if self.which == "each" else f"{self.spec}#{self.which}"
+
+    def includes(self, number: int, numbers: tuple[int, ...]) -> bool:
+        """Whether instance ``number`` is one this ref names, among the placed ``numbers``."""
+        if self.which == "each":
+            return True
+        if self.which == "first":
+            return bool(numbers) and number == min(numbers)
+        if self.which == "last":
+            return bool(numbers) and number == max(numbers)
+        assert isinstance(self.which, tuple)
+        return number in self.which
 
     def pick(self, count: int) -> tuple[int, ...]:
         """1-based instance numbers out of ``count`` placed instances."""
@@ -156,6 +174,13 @@ class ItemSpec:
     items spaced by its phases, the first one placed as above. On-site items need a clinic slot
     for ``duration_minutes + observation_minutes``; remote items (questionnaires, provider tasks)
     happen at ``local_time`` in the patient's or clinic's zone (clinic-zone items on working days).
+
+    ``before`` names an item this one must *end* before it starts (a prescriber review before
+    dose 4); when no time fits, the named item moves later, never this item's anchor.
+    ``with_anchor`` items (vital signs, observation) take their anchor's start and span exactly:
+    no search, no clinic slot of their own, moved with the anchor. ``checklist`` is what staff do
+    during such an item. ``patient_title`` is the neutral per-language title patients and third
+    parties see (``titles.patient_title``); ``title`` is the staff's.
     """
 
     key: str
@@ -181,6 +206,10 @@ class ItemSpec:
     # Questionnaires an assessment asks (codes of backend/measures/instruments/*.json). The engine
     # only carries them; the patient's page shows them and scores the answers.
     instruments: tuple[str, ...] = ()
+    before: Ref | None = None
+    with_anchor: bool = False
+    checklist: tuple[str, ...] = ()
+    patient_title: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def minutes_needed(self) -> int:
@@ -218,6 +247,14 @@ class ItemSpec:
                 out[name] = getattr(self, name)
         if self.instruments:
             out["instruments"] = list(self.instruments)
+        if self.before is not None:
+            out["before"] = str(self.before)
+        if self.with_anchor:
+            out["with_anchor"] = True
+        if self.checklist:
+            out["checklist"] = list(self.checklist)
+        if self.patient_title:
+            out["patient_title"] = dict(self.patient_title)
         return out
 
 
@@ -229,7 +266,14 @@ class ReminderRule:
     quiet hours push it: an ``announce`` message moves earlier, a ``follow_up`` later. The useful
     window ``[not_before, not_after]`` (offsets too) decides when a moved message is dropped;
     by default an announcement may go up to 12 h earlier and no later than the item's start, a
-    follow-up up to 12 h later. ``repeat`` sends it on that many consecutive days.
+    follow-up up to 12 h later. ``quiet_hours: later`` makes an announcement wait for the end of
+    the quiet hours instead (a "leave for your session" text before an early session), still
+    within its window; ``covered_by`` names the rule whose message stands in when this one is
+    dropped, and the plan note says so. ``repeat`` sends it on that many consecutive days.
+
+    ``applies_to`` lists item kinds, spec keys, or instances of a spec (``dosing#first``,
+    ``dosing#last``, ``dosing#2,4``). ``priority`` is not a field: it comes from the message kind
+    (``priorities.MESSAGE_PRIORITY``), one order for every protocol.
     """
 
     id: str
@@ -239,7 +283,6 @@ class ReminderRule:
     audience: str = "patient"
     channels: tuple[str, ...] = ("email",)
     timing: str = "announce"
-    priority: int = 50
     not_before: str | None = None
     not_after: str | None = None
     requires_attended: bool = False
@@ -247,9 +290,32 @@ class ReminderRule:
     source: str | None = None
     editable_default: bool = False
     note: str | None = None
+    quiet_hours: str | None = None
+    covered_by: str | None = None
 
-    def matches(self, kind: str, spec_key: str) -> bool:
-        return kind in self.applies_to or spec_key in self.applies_to
+    @property
+    def priority(self) -> int:
+        return priority_of(self.message_kind)
+
+    @property
+    def moves_later_in_quiet_hours(self) -> bool:
+        if self.quiet_hours is not None:
+            return self.quiet_hours == "later"
+        return self.timing == "follow_up"
+
+    def matches(
+        self, kind: str, spec_key: str, number: int = 1, numbers: tuple[int, ...] = (1,)
+    ) -> bool:
+        """Whether the rule applies to instance ``number`` of ``spec_key`` (of item ``kind``);
+        ``numbers`` are the spec's instances in the plan, for ``#first``/``#last``."""
+        for entry in self.applies_to:
+            name, _, which = entry.partition("#")
+            if not which:
+                if name in (kind, spec_key):
+                    return True
+            elif name == spec_key and _ref_of(entry).includes(number, numbers):
+                return True
+        return False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -260,9 +326,8 @@ class ReminderRule:
             "audience": self.audience,
             "channels": list(self.channels),
             "timing": self.timing,
-            "priority": self.priority,
         }
-        for name in ("not_before", "not_after", "source", "note"):
+        for name in ("not_before", "not_after", "source", "note", "quiet_hours", "covered_by"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
         if self.requires_attended:
@@ -285,6 +350,9 @@ class Protocol:
     items: tuple[ItemSpec, ...]
     reminder_rules: tuple[ReminderRule, ...]
     sources: tuple[Source, ...] = ()
+    preparation: Mapping[str, PrepParam] = field(default_factory=dict, hash=False)
+    treatment_names: Mapping[str, str] = field(default_factory=dict, hash=False)
+    missed_session: MissedSession = field(default_factory=MissedSession)
 
     def spec(self, key: str) -> ItemSpec:
         for spec in self.items:
@@ -292,16 +360,48 @@ class Protocol:
                 return spec
         raise KeyError(key)
 
+    def prep_value(self, key: str) -> Any:
+        """A preparation parameter's value (``food_hours`` -> 2), ``None`` when not applicable."""
+        param = self.preparation.get(key)
+        return param.value if param is not None else None
+
+    def treatment_name(self, language: str) -> str | None:
+        """The treatment's name in ``language`` ("es-US" reads "es"), else in English."""
+        names = self.treatment_names
+        return names.get(language) or names.get(language.split("-")[0]) or names.get("en")
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "slug": self.slug,
             "version": self.version,
             "name": self.name,
             "description": self.description,
             "sources": [s.to_dict() for s in self.sources],
-            "items": [i.to_dict() for i in self.items],
-            "reminder_rules": [r.to_dict() for r in self.reminder_rules],
         }
+        if self.treatment_names:
+            out["treatment_names"] = dict(self.treatment_names)
+        if self.preparation:
+            out["preparation"] = {k: p.to_dict() for k, p in self.preparation.items()}
+        if self.missed_session != MissedSession():
+            out["missed_session"] = self.missed_session.to_dict()
+        out["items"] = [i.to_dict() for i in self.items]
+        out["reminder_rules"] = [r.to_dict() for r in self.reminder_rules]
+        return out
+
+
+def _ref_of(text: str) -> Ref:
+    spec, _, which = text.partition("#")
+    if which in ("", "each", "first", "last"):
+        return Ref(spec, which or "each")
+    return Ref(spec, tuple(int(n) for n in which.split(",")))
+
+
+def instance_number(item_key: str, spec_key: str) -> int:
+    """The instance number in an item key: ``dosing-3`` of spec ``dosing`` -> 3 (else 1)."""
+    prefix = f"{spec_key}-"
+    if spec_key and item_key.startswith(prefix) and item_key[len(prefix) :].isdigit():
+        return int(item_key[len(prefix) :])
+    return 1
 
 
 def load_library(directory: Path | str | None = None) -> dict[str, Protocol]:

@@ -3,8 +3,9 @@
 Protocols are edited by coordinators, so every mistake is reported as a ``PlanningError`` whose
 ``field`` is the path of the offending value (``items[2].window_days``) and whose ``rule`` says what
 was wrong (``protocol.required``, ``protocol.type``, ``protocol.unknown_field``, ``protocol.range``,
-``protocol.reference``, ``protocol.duplicate``, ``rule.syntax``, ``rule.message_kind``). Unknown
-fields are rejected rather than ignored: a misspelt ``max_gap_dayz`` must not silently vanish.
+``protocol.reference``, ``protocol.duplicate``, ``rule.syntax``, ``rule.message_kind``,
+``protocol.priority_fixed``, ``protocol.private_title``). Unknown fields are rejected rather than
+ignored: a misspelt ``max_gap_dayz`` must not silently vanish.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from .model import AUDIENCES, ITEM_KINDS, MESSAGE_KINDS
 from .offsets import parse_offset
 from .preferences import CHANNELS
 from .protocol import ItemSpec, Phase, Protocol, Ref, ReminderRule, Series, Source
+from .protocol_params import (
+    missed_session_from_dict,
+    patient_title_from_dict,
+    preparation_from_dict,
+    treatment_names_from_dict,
+)
 
 __all__ = ["protocol_from_dict", "rule_from_dict"]
 
@@ -26,7 +33,18 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _REF = re.compile(r"^(?P<spec>[a-z0-9_-]+)(?:#(?P<which>each|first|last|\d+(?:,\d+)*))?$")
 PROVIDER_ROLES = ("prescriber", "therapist", "nurse")
 
-_PROTOCOL_FIELDS = {"slug", "version", "name", "description", "sources", "items", "reminder_rules"}
+_PROTOCOL_FIELDS = {
+    "slug",
+    "version",
+    "name",
+    "description",
+    "sources",
+    "items",
+    "reminder_rules",
+    "preparation",
+    "treatment_names",
+    "missed_session",
+}
 _ITEM_FIELDS = set(ItemSpec.__dataclass_fields__)
 _RULE_FIELDS = set(ReminderRule.__dataclass_fields__)
 _SERIES_FIELDS = {"phases", "min_count", "max_count", "max_span_days"}
@@ -179,6 +197,13 @@ def _item(data: Any, path: str) -> ItemSpec:
     if weekdays is not None and (not weekdays or any(not 0 <= d <= 6 for d in weekdays)):
         raise _fail("must list weekdays 0..6", "protocol.range", f"{path}.allowed_weekdays")
     series_raw = data.get("series")
+    with_anchor = _get(data, "with_anchor", path, bool, default=False)
+    if with_anchor and (data.get("after") is None or series_raw is not None):
+        raise _fail(
+            "an item that goes with its anchor needs 'after:' and no series",
+            "protocol.with_anchor",
+            f"{path}.with_anchor",
+        )
     return ItemSpec(
         key=key,
         kind=kind,
@@ -201,7 +226,18 @@ def _item(data: Any, path: str) -> ItemSpec:
         editable_default=_get(data, "editable_default", path, bool, default=False),
         note=_get(data, "note", path, str, default=None),
         instruments=_instruments(data, kind, path),
+        before=_ref(data["before"], f"{path}.before") if data.get("before") is not None else None,
+        with_anchor=with_anchor,
+        checklist=_checklist(data, path),
+        patient_title=patient_title_from_dict(data.get("patient_title"), f"{path}.patient_title"),
     )
+
+
+def _checklist(data: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    lines = _get(data, "checklist", path, list, default=[])
+    if not all(isinstance(line, str) and line.strip() for line in lines):
+        raise _fail("must list plain lines of text", "protocol.type", f"{path}.checklist")
+    return tuple(lines)
 
 
 def _instruments(data: Mapping[str, Any], kind: str, path: str) -> tuple[str, ...]:
@@ -216,6 +252,13 @@ def _instruments(data: Mapping[str, Any], kind: str, path: str) -> tuple[str, ..
 
 
 def _rule(data: Any, path: str) -> ReminderRule:
+    if isinstance(data, Mapping) and "priority" in data:
+        raise _fail(
+            "is fixed by the message kind for every protocol (scheduler/priorities.py) and "
+            "cannot be set here",
+            "protocol.priority_fixed",
+            f"{path}.priority",
+        )
     data = _mapping(data, path, _RULE_FIELDS)
     rule_id = _get(data, "id", path, str)
     if not _SLUG.match(rule_id) or ":" in rule_id:
@@ -245,8 +288,18 @@ def _rule(data: Any, path: str) -> ReminderRule:
     if timing not in ("announce", "follow_up"):
         raise _fail("must be 'announce' or 'follow_up'", "protocol.type", f"{path}.timing")
     applies = _get(data, "applies_to", path, list)
-    if not applies or any(not isinstance(a, str) for a in applies):
-        raise _fail("must list item kinds or item keys", "protocol.type", f"{path}.applies_to")
+    if not applies or any(not isinstance(a, str) or not _REF.match(a) for a in applies):
+        raise _fail(
+            "must list item kinds, item keys or instances such as 'dosing#first'",
+            "protocol.type",
+            f"{path}.applies_to",
+        )
+    for entry in applies:
+        if "#" in entry:
+            _ref(entry, f"{path}.applies_to")
+    quiet = _get(data, "quiet_hours", path, str, default=None)
+    if quiet not in (None, "earlier", "later"):
+        raise _fail("must be 'earlier' or 'later'", "protocol.type", f"{path}.quiet_hours")
     texts = {}
     for name in ("offset", "not_before", "not_after"):
         text = _get(data, name, path, str, default=None if name != "offset" else ...)
@@ -263,7 +316,6 @@ def _rule(data: Any, path: str) -> ReminderRule:
         audience=audience,
         channels=channels,
         timing=timing,
-        priority=_get(data, "priority", path, int, default=50),
         not_before=texts["not_before"],
         not_after=texts["not_after"],
         requires_attended=_get(data, "requires_attended", path, bool, default=False),
@@ -271,6 +323,8 @@ def _rule(data: Any, path: str) -> ReminderRule:
         source=_get(data, "source", path, str, default=None),
         editable_default=_get(data, "editable_default", path, bool, default=False),
         note=_get(data, "note", path, str, default=None),
+        quiet_hours=quiet,
+        covered_by=_get(data, "covered_by", path, str, default=None),
     )
 
 
@@ -295,14 +349,25 @@ def _check_references(
                 "protocol.reference",
                 f"{where}.after",
             )
+        if spec.before is not None and spec.before.spec not in keys[:index]:
+            raise _fail(
+                f"must name an item listed before this one, not {spec.before.spec!r}",
+                "protocol.reference",
+                f"{where}.before",
+            )
         if spec.source is not None and spec.source not in source_ids:
             raise _fail(f"unknown source {spec.source!r}", "protocol.reference", f"{where}.source")
     names = set(keys) | {s.kind for s in items}
+    rule_ids = {r.id for r in rules}
     for index, rule in enumerate(rules):
         where = f"reminder_rules[{index}]"
         if rule.id in [r.id for r in rules[:index]]:
             raise _fail(f"rule id {rule.id!r} is used twice", "protocol.duplicate", f"{where}.id")
-        unknown = [a for a in rule.applies_to if a not in names]
+        unknown = [
+            a
+            for a in rule.applies_to
+            if (a.split("#")[0] not in keys if "#" in a else a not in names)
+        ]
         if unknown:
             raise _fail(
                 f"applies to unknown item(s) {', '.join(unknown)}",
@@ -311,6 +376,12 @@ def _check_references(
             )
         if rule.source is not None and rule.source not in source_ids:
             raise _fail(f"unknown source {rule.source!r}", "protocol.reference", f"{where}.source")
+        if rule.covered_by is not None and rule.covered_by not in rule_ids - {rule.id}:
+            raise _fail(
+                f"names no other rule of this protocol ({rule.covered_by!r})",
+                "protocol.reference",
+                f"{where}.covered_by",
+            )
 
 
 def rule_from_dict(data: Any, path: str = "reminder_rule") -> ReminderRule:
@@ -343,6 +414,7 @@ def protocol_from_dict(data: Any) -> Protocol:
     rules_raw = _get(data, "reminder_rules", "", list, default=[])
     rules = tuple(_rule(raw, f"reminder_rules[{i}]") for i, raw in enumerate(rules_raw))
     _check_references(items, tuple(sources), rules)
+    source_ids = {s.id for s in sources}
     return Protocol(
         slug=slug,
         version=_get(data, "version", "", int, min=1),
@@ -351,4 +423,7 @@ def protocol_from_dict(data: Any) -> Protocol:
         items=items,
         reminder_rules=rules,
         sources=tuple(sources),
+        preparation=preparation_from_dict(data.get("preparation"), source_ids),
+        treatment_names=treatment_names_from_dict(data.get("treatment_names")),
+        missed_session=missed_session_from_dict(data.get("missed_session")),
     )

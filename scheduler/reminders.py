@@ -4,7 +4,11 @@ For each item and each rule that applies to it, the rule's offset gives the send
 messages never go out in the patient's quiet hours: an *announcement* (preparation, integration,
 booster, invitations) moves to the last minute before the quiet hours began -- arriving a little
 early beats arriving after the event -- and a *follow-up* (day after, prompts) moves to the end of
-the quiet hours. Provider messages follow the clinic's working days in their offsets instead.
+the quiet hours. A rule with ``quiet_hours: later`` moves an announcement to the end of the quiet
+hours too (the 2-hour text before an 08:30 session goes at 08:00, not at 20:59 the night before);
+when that is past its window and the rule names a ``covered_by`` rule, the note says which
+message still reaches the patient. Provider messages follow the clinic's working days in their
+offsets instead.
 Every message has a useful window ``[not_before, not_after]``; if the move (or the plan being
 built late, after the send time has passed) pushes it out, the message is dropped and a note
 says which and why. Nothing is silently lost.
@@ -20,7 +24,7 @@ from .calendar import ClinicCalendar
 from .model import PlannedItem, PlannedReminder, PlanNote
 from .offsets import Offset, OffsetTerm, parse_offset
 from .preferences import PatientPreferences
-from .protocol import ReminderRule
+from .protocol import ReminderRule, instance_number
 from .timeutil import ONE_MINUTE, get_zone, local_to_utc
 
 __all__ = ["ReminderBuilder", "reminder_key"]
@@ -51,6 +55,7 @@ class ReminderBuilder:
         self.now = now
         self.notes: list[PlanNote] = []
         self._by_key: dict[str, PlannedItem] = {}
+        self._kept: set[tuple[str, str]] = set()  # (item key, rule id) that produced a message
 
     def build(
         self, items: Iterable[PlannedItem], context: Iterable[PlannedItem] = ()
@@ -58,11 +63,24 @@ class ReminderBuilder:
         """Reminders for ``items``; ``context`` holds other plan items they may point at."""
         items = list(items)
         self._by_key = {i.key: i for i in (*context, *items)}
+        numbers: dict[str, set[int]] = {}
+        for known in self._by_key.values():
+            spec_key, number = spec_and_number(known)
+            numbers.setdefault(spec_key, set()).add(number)
+        # Rules another rule names in ``covered_by`` go first, so a drop can say what covers it.
+        covering = {r.covered_by for r in self.rules if r.covered_by}
+        rules = sorted(self.rules, key=lambda r: r.id not in covering)
         out: list[PlannedReminder] = []
+        self._kept = set()
         for item in items:
-            for rule in self.rules:
-                if rule.matches(item.kind, item.spec_key):
-                    out.extend(self._for_rule(item, rule))
+            spec_key, number = spec_and_number(item)
+            present = tuple(sorted(numbers[spec_key]))
+            for rule in rules:
+                if rule.matches(item.kind, spec_key, number, present):
+                    made = self._for_rule(item, rule)
+                    if made:
+                        self._kept.add((item.key, rule.id))
+                    out.extend(made)
         return out
 
     def _channels(self, item: PlannedItem, rule: ReminderRule) -> tuple[str, ...]:
@@ -160,7 +178,7 @@ class ReminderBuilder:
         moved_by_quiet = False
         patient_facing = rule.audience == "patient"
         if patient_facing and self.patient.is_quiet(send_at):
-            send_at = self._out_of_quiet(send_at, earlier=rule.timing == "announce")
+            send_at = self._out_of_quiet(send_at, earlier=not rule.moves_later_in_quiet_hours)
             moved_by_quiet = True
         late = send_at < self.now
         if late:
@@ -178,7 +196,12 @@ class ReminderBuilder:
                 "reminder.out_of_window": "its send time falls outside its useful window",
             }[code]
             self.notes.append(
-                PlanNote(code, f"{key} ({rule.message_kind}) dropped: {why}", item.key, key)
+                PlanNote(
+                    code,
+                    f"{key} ({rule.message_kind}) dropped: {why}{self._cover(item, rule)}",
+                    item.key,
+                    key,
+                )
             )
             return None
         if moved_by_quiet:
@@ -197,6 +220,15 @@ class ReminderBuilder:
             )
         return send_at
 
+    def _cover(self, item: PlannedItem, rule: ReminderRule) -> str:
+        """What still reaches the patient when ``rule``'s message for ``item`` is dropped."""
+        if rule.covered_by is None:
+            return ""
+        cover = next((r for r in self.rules if r.id == rule.covered_by), None)
+        if cover is not None and (item.key, cover.id) in self._kept:
+            return f"; the {cover.message_kind} message (rule {cover.id}) covers it"
+        return f"; its cover, rule {rule.covered_by}, was not planned either"
+
     def _out_of_quiet(self, instant: datetime, *, earlier: bool) -> datetime:
         """The last allowed minute before, or the first allowed instant after, a quiet period."""
         zone: ZoneInfo = self.patient.zone
@@ -213,3 +245,14 @@ class ReminderBuilder:
         if earlier:
             return local_to_utc(began, start, zone) - ONE_MINUTE
         return local_to_utc(ends, end, zone)
+
+
+def spec_and_number(item: PlannedItem) -> tuple[str, int]:
+    """The spec key and instance number of an item (``dosing-3`` -> ("dosing", 3)).
+
+    Items read back from storage may lack ``spec_key``; their key then says it.
+    """
+    if item.spec_key:
+        return item.spec_key, instance_number(item.key, item.spec_key)
+    head, _, tail = item.key.rpartition("-")
+    return (head, int(tail)) if head and tail.isdigit() else (item.key, 1)

@@ -67,9 +67,12 @@ def test_sms_budget_without_consent():
     assert codes["sms.merged_same_day"] + codes["sms.weekly_limit"] > 0
     texts = [r for r in plan.reminders if r.channel == "sms"]
     assert texts
-    # the most important texts keep the channel: preparation before follow-up
+    # the most important texts keep the channel: the day after (safety), then preparation
     first_week = [r for r in texts if r.send_at < NOW + timedelta(days=7)]
-    assert all(r.message_kind.startswith("preparation") for r in first_week)
+    assert all(
+        r.message_kind == "day_after" or r.message_kind.startswith("preparation")
+        for r in first_week
+    )
     # every refused text is reported by key
     noted = {n.reminder_key for n in plan.notes if n.code.startswith("sms.")}
     assert all(key.endswith(":sms") or ":sms:" in key for key in noted)
@@ -154,7 +157,7 @@ def test_kinds_priorities_and_keys():
     assert {r.message_kind for r in plan.reminders} <= set(MESSAGE_KINDS)
     prep = by_rule(plan, "prep_48h")[0]
     after = by_rule(plan, "day_after")[0]
-    assert prep.priority > after.priority
+    assert after.priority > prep.priority  # safety first (scheduler/priorities.py)
     assert not prep.requires_attended and after.requires_attended
     assert prep.key == f"{prep.item_key}:prep_48h:{prep.channel}"
     assert all(r.send_at <= r.not_after for r in plan.reminders)
