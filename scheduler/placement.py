@@ -284,10 +284,11 @@ class Placer(SlotRules):
         target = need.before_item
         if target is None or self._search(spec, replace(need, before_item=None), key) is None:
             return None
+        when = target.start.astimezone(self.clinic.zone)
+        where = need.failure_text.removeprefix(f"no feasible time for {spec.title} ")
         error = PlanningError(
-            f"{spec.title} must be finished before {target.title} starts, and no time between "
-            f"{need.failure_text.removeprefix(f'no feasible time for {spec.title} ')} ends "
-            f"before {target.key} on {target.start:%Y-%m-%d %H:%M} UTC",
+            f"{spec.title} must be finished before {target.title} starts "
+            f"({when:%a %d %b %H:%M %Z}), and no time {where} ends before then",
             rule="order.before_item",
             field=spec.key,
         )

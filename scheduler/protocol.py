@@ -360,6 +360,15 @@ class Protocol:
                 return spec
         raise KeyError(key)
 
+    def spec_of(self, item_key: str) -> ItemSpec | None:
+        """The spec a plan item's key comes from (``dosing-3`` -> dosing; ``None`` if none):
+        how the backend finds an item's checklist or patient title from a stored row."""
+        for spec in self.items:
+            head, _, number = item_key.rpartition("-")
+            if item_key == spec.key or (head == spec.key and number.isdigit()):
+                return spec
+        return None
+
     def prep_value(self, key: str) -> Any:
         """A preparation parameter's value (``food_hours`` -> 2), ``None`` when not applicable."""
         param = self.preparation.get(key)

@@ -163,3 +163,11 @@ def test_patient_titles_are_neutral_and_numbered():
     assert patient_title(dosing, "dosing-1", "en", alone=True) == "Session"
     assert patient_title("dosing", "dosing-4", "fr") == "Session 4"
     assert patient_title("assessment", "assessment-baseline", "en") == "Questionnaire"
+
+
+def test_a_stored_item_key_finds_its_spec():
+    protocol = library()["esketamine-nasal-spray"]
+    assert protocol.spec_of("vitals-12").checklist
+    assert protocol.spec_of("assessment-repeat-2").key == "assessment-repeat"
+    assert protocol.spec_of("rems_enrolment").key == "rems_enrolment"
+    assert protocol.spec_of("nothing-1") is None

@@ -1,0 +1,166 @@
+"""The messages around a session: the evening before, the day of (never silently lost for an
+early session), what to expect before the first dose, the readiness check for staff, and the
+timing the built-in protocols give their other messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler import PlanOptions, build_plan
+
+from .helpers import assert_reminder_invariants, clinic, iv, library, patient
+
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+NY = ZoneInfo("America/New_York")
+QUIET = {"quiet_start": time(21), "quiet_end": time(8)}
+
+
+def plan_at(session_time: time, slug: str, start=date(2025, 3, 3), **pref):
+    protocol = library()[slug]
+    pref = patient(**QUIET, **pref)
+    plan = build_plan(
+        protocol=protocol,
+        start_date=start,
+        clinic=clinic(opens=time(8), closes=time(19)),
+        patient=pref,
+        now=NOW,
+        options=PlanOptions(session_time=session_time),
+    )
+    assert_reminder_invariants(plan, pref, NOW)
+    return plan
+
+
+def doses(plan):
+    return [i for i in plan.items if i.kind in ("dosing", "booster")]
+
+
+@pytest.mark.parametrize("slug", sorted(library()))
+@pytest.mark.parametrize("at", [time(8), time(8, 30), time(9), time(10)])
+@pytest.mark.parametrize("consent", [True, False], ids=["consent", "tcpa"])
+def test_every_session_keeps_a_day_of_or_evening_before_message(slug, at, consent):
+    plan = plan_at(at, slug, sms_written_consent=consent)
+    for dose in doses(plan):
+        kinds = {r.message_kind for r in plan.reminders_for(dose.key)}
+        assert kinds & {"preparation_2h", "preparation_evening"}, (dose.key, dose.start)
+
+
+@pytest.mark.parametrize("at", [time(8, 30), time(9), time(10)])
+def test_the_day_of_text_waits_for_the_end_of_quiet_hours(at):
+    plan = plan_at(at, "iv-ketamine-induction-trd", sms_written_consent=True)
+    for dose in doses(plan):
+        (text,) = [r for r in plan.reminders_for(dose.key) if r.rule == "prep_2h"]
+        local = text.send_at.astimezone(NY)
+        assert local.date() == dose.start.astimezone(NY).date()
+        assert time(8) <= local.time() and dose.start - text.send_at >= timedelta(minutes=30)
+
+
+def test_an_08_00_session_drops_the_day_of_text_and_says_the_evening_covers_it():
+    plan = plan_at(time(8), "iv-ketamine-induction-trd", sms_written_consent=True)
+    first = doses(plan)[0]
+    assert not [r for r in plan.reminders_for(first.key) if r.rule == "prep_2h"]
+    (note,) = [n for n in plan.notes if n.reminder_key == f"{first.key}:prep_2h:sms"]
+    assert "covers it" in note.message and "prep_evening" in note.message
+    evening = [r for r in plan.reminders_for(first.key) if r.rule == "prep_evening"]
+    assert {r.channel for r in evening} == {"email", "sms"}
+    for reminder in evening:
+        local = reminder.send_at.astimezone(NY)
+        assert (local.date(), local.time()) == (
+            first.start.astimezone(NY).date() - timedelta(days=1),
+            time(18),
+        )
+
+
+@pytest.mark.parametrize("slug", sorted(library()))
+def test_readiness_check_goes_to_the_provider_a_day_before_each_dose(slug):
+    plan = plan_at(time(10), slug)
+    for dose in doses(plan):
+        (check,) = [r for r in plan.reminders_for(dose.key) if r.rule == "readiness_check"]
+        assert (check.audience, check.channel) == ("provider", "email")
+        assert check.message_kind == "provider_readiness_missing"
+        assert check.send_at == dose.start - timedelta(hours=24)
+
+
+@pytest.mark.parametrize("slug", sorted(library()))
+def test_what_to_expect_goes_three_days_before_the_first_dose_only(slug):
+    plan = plan_at(time(10), slug, start=date(2025, 3, 10))
+    sent = [r for r in plan.reminders if r.message_kind == "what_to_expect"]
+    first = doses(plan)[0]
+    assert [(r.item_key, r.channel) for r in sent] == [(first.key, "email")]
+    local = sent[0].send_at.astimezone(NY)
+    assert local.date() == first.start.astimezone(NY).date() - timedelta(days=3)
+    assert local.time() == time(10)
+
+
+def test_iv_midcourse_questionnaire_is_the_day_before_session_4():
+    for offset in range(14):
+        plan = build_plan(
+            protocol=iv(),
+            start_date=date(2025, 3, 3) + timedelta(days=offset),
+            clinic=clinic(),
+            patient=patient(),
+            now=NOW,
+        )
+        midcourse = plan.item("assessment-midcourse")
+        dose_days = {d.local_date for d in doses(plan)}
+        assert midcourse.local_date == plan.item("dosing-4").local_date - timedelta(days=1)
+        assert midcourse.local_date not in dose_days
+
+
+@pytest.mark.parametrize("slug", ["iv-ketamine-induction-trd", "ketamine-assisted-psychotherapy"])
+def test_integration_reminder_always_goes_the_day_before(slug):
+    plan = plan_at(time(10), slug)
+    for item in (i for i in plan.items if i.kind == "integration"):
+        for reminder in plan.reminders_for(item.key):
+            if reminder.message_kind == "integration_reminder":
+                day = reminder.send_at.astimezone(NY).date()
+                assert day == item.start.astimezone(NY).date() - timedelta(days=1)
+
+
+def test_pain_series_day_after_advice_never_arrives_during_a_session():
+    plan = plan_at(time(8), "chronic-pain-infusion-series", sms_written_consent=True)
+    sessions = doses(plan)
+    assert len(sessions) == 10
+    after = [r for r in plan.reminders if r.message_kind == "day_after"]
+    assert {r.item_key for r in after} == {d.key for d in sessions}
+    for reminder in after:
+        assert not any(d.start <= reminder.send_at < d.end for d in sessions), reminder
+    last = sessions[-1]
+    assert f"{last.key}:day_after:sms" in {r.key for r in after}
+
+
+def test_esketamine_repeats_the_phq9_the_day_before_doses_5_9_and_13():
+    plan = plan_at(time(10), "esketamine-nasal-spray")
+    repeats = [i for i in plan.items if i.spec_key == "assessment-repeat"]
+    assert [i.depends_on for i in repeats] == ["dosing-5", "dosing-9", "dosing-13"]
+    for item in repeats:
+        assert item.local_date == plan.item(item.depends_on).local_date - timedelta(days=1)
+
+
+def test_preparation_parameters_of_the_builtin_protocols():
+    spravato = library()["esketamine-nasal-spray"]
+    assert spravato.prep_value("food_hours") == 2
+    assert spravato.prep_value("liquids_minutes") == 30
+    assert spravato.prep_value("nasal_medicines_minutes") == 60
+    assert spravato.preparation["food_hours"].source == "spravato-pi"
+    for slug in ("iv-ketamine-induction-trd", "chronic-pain-infusion-series"):
+        protocol = library()[slug]
+        assert protocol.prep_value("liquids_hours") == 2
+        assert protocol.preparation["food_hours"].source == "asa-2017"
+    for protocol in library().values():
+        assert protocol.prep_value("avoid_alcohol_hours") == 24
+        assert "ride_home" in protocol.prep_value("bring")
+
+
+def test_kap_dosing_has_a_nurse_and_the_therapist_alongside():
+    kap = library()["ketamine-assisted-psychotherapy"]
+    assert kap.spec("dosing").provider_role in ("nurse", "prescriber")
+    presence = kap.spec("therapy_presence")
+    assert presence.with_anchor and presence.provider_role == "therapist"
+
+
+def test_pain_series_count_follows_its_source():
+    dosing = library()["chronic-pain-infusion-series"].spec("dosing")
+    assert dosing.series.count == 10 and dosing.source == "schwartzman-2009"
