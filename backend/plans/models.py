@@ -114,7 +114,8 @@ class SessionReadiness(models.Model):
     confirmed, by link or by text reply, and when (backend.plans.readiness writes it).
 
     A row with ``confirmed_at`` empty is a submission that left a statement unticked: the
-    session is not confirmed, and what the patient said went to the clinic inbox.
+    session is not confirmed, and what the patient said went to the clinic inbox. A confirmation
+    holds for the session's start it was given for (``session_start``), not for a later time.
     """
 
     class Via(models.TextChoices):
@@ -134,8 +135,17 @@ class SessionReadiness(models.Model):
     )
     note = models.TextField(blank=True, default="", help_text="Anything we should know.")
     answered_at = models.DateTimeField(help_text="When the patient last answered.")
+    session_start = models.DateTimeField(
+        null=True,
+        help_text="The session's start the patient answered for: once the session moves (a "
+        "reschedule, a re-plan after a miss) the answers no longer hold and are asked again.",
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:
         state = "confirmed" if self.confirmed_at else "not confirmed"
         return f"Readiness for {self.item}: {state}"
+
+    def holds_for(self, item: PlanItem) -> bool:
+        """Confirmed, for the session at the time it now has."""
+        return self.confirmed_at is not None and self.session_start == item.start

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 
 from backend.core.timefmt import local_label
 from backend.plans.models import PlanItem, SessionReadiness, TreatmentPlan
@@ -238,6 +239,7 @@ def readiness_confirm(
             "via": via,
             "note": note,
             "answered_at": now,
+            "session_start": item.start,
             "confirmed_at": now if confirmed else None,
         },
     )
@@ -257,9 +259,17 @@ def readiness_confirm(
 # --- reads -----------------------------------------------------------------------------------
 
 
+def _holding():
+    """Readiness rows that still hold: confirmed, for the session's current start."""
+    return SessionReadiness.objects.filter(
+        confirmed_at__isnull=False, session_start=F("item__start")
+    )
+
+
 def is_confirmed(item: PlanItem) -> bool:
-    """Has the patient confirmed being ready for this session (all four statements)?"""
-    return SessionReadiness.objects.filter(item=item, confirmed_at__isnull=False).exists()
+    """Has the patient confirmed being ready for this session, at its current time (all four
+    statements)? A session moved since (rescheduled, re-planned after a miss) asks again."""
+    return _holding().filter(item_id=item.pk).exists()
 
 
 def readiness_by_item(items) -> dict[int, SessionReadiness]:
@@ -279,7 +289,7 @@ def session_to_confirm(patient, now: dt.datetime) -> PlanItem | None:
             start__gt=now,
             start__lte=now + OPENS_BEFORE,
         )
-        .exclude(readiness__confirmed_at__isnull=False)
+        .exclude(pk__in=_holding().values("item_id"))
         .select_related("plan__clinic")
         .order_by("start", "id")
         .first()
@@ -295,12 +305,15 @@ def readiness_status(
     patient is asked (OPENS_BEFORE)."""
     if item.kind not in READINESS_KINDS or item.status != PlanItem.Status.SCHEDULED:
         return None
-    if readiness is not None and readiness.confirmed_at is not None:
+    if readiness is not None and readiness.holds_for(item):
         at = readiness.confirmed_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
         return {"text": f"Ready: confirmed {at} by {readiness.get_via_display()}", "late": False}
     if item.start <= now or (readiness is None and item.start - now > OPENS_BEFORE):
         return None  # passed, or not yet asked
-    text = "Not confirmed"
-    if readiness is not None:
+    text, unticked = "Not confirmed", False
+    if readiness is not None and readiness.session_start == item.start:
         text = "Not confirmed: the patient left a statement unticked (see the inbox)"
-    return {"text": text, "late": item.start - now <= LATE_WITHIN or readiness is not None}
+        unticked = True
+    elif readiness is not None:
+        text = "Not confirmed since the session moved"
+    return {"text": text, "late": item.start - now <= LATE_WITHIN or unticked}

@@ -135,6 +135,8 @@ def _readiness_page(
     now = timezone.now()
     protocol = readiness.engine_protocol_of(item)
     current = readiness.readiness_by_item([item]).get(item.pk)
+    if current is not None and current.session_start != item.start:
+        current = None  # answers given for the session's earlier time are asked again
     ticked = {f: bool(current and getattr(current, f)) for f in readiness.FIELDS}
     note, errors, result = "", {}, None
     if request.method == "POST":

@@ -82,6 +82,10 @@ def test_readiness_by_link_then_a_missed_session_reaches_a_clinician(
     page.wait_for_url(re.compile(rf"/plans/treatmentplan/{plan.pk}/change/$"))
     flag = Flag.objects.get(patient=patient, kind=Flag.Kind.MISSED_SESSION)
     assert "Missed session" in page.locator("#open-flags").inner_text()
+    # Re-planned to a later time: what the patient confirmed was for the time they missed.
+    assert (
+        "Ready: confirmed" not in page.locator(f'tr.item-row[data-key="{dose.key}"]').inner_text()
+    )
     assert Reminder.objects.filter(plan=plan, message_kind="session_missed").count() == 2
     screenshot("missed-session-plan-page")
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.exceptions import ValidationError
 
-from backend.plans import readiness
+from backend.plans import readiness, services
 from backend.plans.models import SessionReadiness
 from backend.safety.models import Flag, PatientMessage
 from scheduler import load_library
@@ -236,3 +236,24 @@ def test_provider_dashboard_shows_readiness(client, plan, provider, clock):
         item=dose, answers=ALL, via="link", now=dose.start - dt.timedelta(hours=12)
     )
     assert "Ready: confirmed" in html_of(client.get("/provider/"))
+
+
+def test_a_confirmation_no_longer_holds_once_the_session_moves(plan):
+    """The patient promised no alcohol for 24 hours before *that* time: a moved session asks
+    again (a reschedule, or a re-plan after a miss)."""
+    dose = _first_dose(plan)
+    now = _day_before(dose)
+    readiness.readiness_confirm(item=dose, answers=ALL, via="link", now=now)
+    assert readiness.session_to_confirm(plan.patient, now) != dose
+
+    services.item_reschedule(item=dose, new_start=dose.start + dt.timedelta(hours=3), now=now)
+
+    dose.refresh_from_db()
+    assert not readiness.is_confirmed(dose)
+    assert readiness.session_to_confirm(plan.patient, now) == dose
+    status = readiness.readiness_status(
+        dose, SessionReadiness.objects.get(item=dose), now=now, zone=plan.clinic.time_zone
+    )
+    assert status["text"] == "Not confirmed since the session moved"
+    readiness.readiness_confirm(item=dose, answers=ALL, via="sms", now=now)
+    assert readiness.is_confirmed(dose)
