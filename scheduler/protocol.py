@@ -17,6 +17,7 @@ from typing import Any
 
 from .priorities import priority_of
 from .protocol_params import MissedSession, PrepParam
+from .series import Phase, Series
 
 __all__ = [
     "LIBRARY_DIR",
@@ -94,77 +95,6 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Phase:
-    """A run of ``count`` items with the same spacing (Spravato: twice weekly, then weekly)."""
-
-    count: int
-    gap_days: tuple[int, ...]
-    min_gap_hours: float = 0
-    max_gap_days: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"count": self.count, "gap_days": list(self.gap_days)}
-        if self.min_gap_hours:
-            out["min_gap_hours"] = self.min_gap_hours
-        if self.max_gap_days is not None:
-            out["max_gap_days"] = self.max_gap_days
-        return out
-
-
-@dataclass(frozen=True)
-class Series:
-    """Repeated items spaced from one another; the first is placed like any anchored item.
-
-    ``gap_days`` in each phase is the *target* spacing between consecutive starts (cycled: [2, 2, 3]
-    gives Mon/Wed/Fri); ``min_gap_hours`` is elapsed time, ``max_gap_days`` counts calendar days,
-    ``max_span_days`` bounds first-to-last. ``min_count``/``max_count`` bound per-plan overrides.
-    """
-
-    phases: tuple[Phase, ...]
-    min_count: int
-    max_count: int
-    max_span_days: int | None = None
-
-    @property
-    def count(self) -> int:
-        return sum(p.count for p in self.phases)
-
-    def with_count(self, total: int) -> Series:
-        """The same series with ``total`` items: the last phase grows or shrinks first."""
-        phases = list(self.phases)
-        difference = total - self.count
-        index = len(phases) - 1
-        while difference and index >= 0:
-            phase = phases[index]
-            new_count = max(0, phase.count + difference)
-            difference -= new_count - phase.count
-            phases[index] = Phase(
-                new_count, phase.gap_days, phase.min_gap_hours, phase.max_gap_days
-            )
-            index -= 1
-        return Series(tuple(phases), self.min_count, self.max_count, self.max_span_days)
-
-    def phase_for(self, index: int) -> Phase:
-        """The phase governing the gap *before* item ``index`` (0-based)."""
-        seen = 0
-        for phase in self.phases:
-            seen += phase.count
-            if index < seen:
-                return phase
-        return self.phases[-1]
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "phases": [p.to_dict() for p in self.phases],
-            "min_count": self.min_count,
-            "max_count": self.max_count,
-        }
-        if self.max_span_days is not None:
-            out["max_span_days"] = self.max_span_days
-        return out
-
-
-@dataclass(frozen=True)
 class ItemSpec:
     """How to plan one kind of item.
 
@@ -180,7 +110,9 @@ class ItemSpec:
     ``with_anchor`` items (vital signs, observation) take their anchor's start and span exactly:
     no search, no clinic slot of their own, moved with the anchor. ``checklist`` is what staff do
     during such an item. ``patient_title`` is the neutral per-language title patients and third
-    parties see (``titles.patient_title``); ``title`` is the staff's.
+    parties see (``titles.patient_title``); ``title`` is the staff's. ``parameter_sources`` says
+    where one parameter comes from when it is not the item's ``source`` (``observation_minutes:
+    clinic`` for a clinic convention); see ``PARAMETERS``.
     """
 
     key: str
@@ -210,6 +142,23 @@ class ItemSpec:
     with_anchor: bool = False
     checklist: tuple[str, ...] = ()
     patient_title: Mapping[str, str] = field(default_factory=dict, hash=False)
+    parameter_sources: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    # Parameters of an item the README's table lists, each with its own source.
+    PARAMETERS = (
+        "count",
+        "spacing",
+        "duration_minutes",
+        "observation_minutes",
+        "placement",
+        "provider_role",
+        "checklist",
+    )
+
+    def source_of(self, parameter: str) -> str | None:
+        """The source id of ``parameter``; ``None`` means a clinic convention."""
+        chosen = self.parameter_sources.get(parameter, self.source)
+        return None if chosen in (None, "clinic") else chosen
 
     @property
     def minutes_needed(self) -> int:
@@ -255,6 +204,8 @@ class ItemSpec:
             out["checklist"] = list(self.checklist)
         if self.patient_title:
             out["patient_title"] = dict(self.patient_title)
+        if self.parameter_sources:
+            out["parameter_sources"] = dict(self.parameter_sources)
         return out
 
 

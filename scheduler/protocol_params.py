@@ -35,13 +35,13 @@ LANGUAGES = ("en", "es")
 # What each preparation key means (the templates word it; the unit is in the name).
 PREP_KEYS: Mapping[str, str] = {
     "food_hours": "no food for this many hours before the session",
-    "liquids_hours": "no liquids (clear liquids allowed until then) for this many hours before",
+    "liquids_hours": "no liquids for this many hours before (clear liquids until then)",
     "liquids_minutes": "no liquids for this many minutes before the session",
     "nasal_medicines_minutes": (
         "a nasal corticosteroid or decongestant at least this many minutes before the session"
     ),
     "avoid_alcohol_hours": "no alcohol or sedatives for this many hours before and after",
-    "bring": "what to bring (codes)",
+    "bring": "what to bring",
 }
 BRING_CODES = (
     "ride_home",
