@@ -33,6 +33,9 @@ urlpatterns = [
         safety_views.message_read,
         name="provider-message-read",
     ),
+    # Short links in SMS texts (reminders.links.short_url): no trailing slash, every character
+    # counts in a text.
+    path("l/<str:code>", reminder_views.short_link, name="short-link"),
     path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),

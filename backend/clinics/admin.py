@@ -28,6 +28,7 @@ FIELDSETS = [
         {
             "fields": [
                 "sender_name",
+                "sms_sender_name",
                 "sender_email",
                 "phone",
                 "sms_from_number",
@@ -85,6 +86,8 @@ class ClinicForm(forms.ModelForm):
         fields = flatten_fieldsets(FIELDSETS)
         labels = {
             "sms_from_number": "Texts sent from (number)",
+            "sender_name": "Email sender name",
+            "sms_sender_name": "Text sender name",
             "sms_daily_limit": "Texts a day per patient (with written consent)",
             "sms_weekly_limit": "Texts a week per patient (with written consent)",
             "name_treatment_in_messages": "Name the treatment in email bodies",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
@@ -10,7 +11,10 @@ from simple_history.models import HistoricalRecords
 
 from backend.core.validators import validate_opening_hours, validate_time_zone
 from backend.safety.validators import validate_crisis_country, validate_urgent_answers
+from scheduler.privacy import private_words_in
 
+# Every SMS opens with the sender name: 20 characters keep the longest one inside a segment.
+SMS_SENDER_MAX_LENGTH = 20
 WEEKDAY_HOURS = [["08:00", "18:00"]]
 DEFAULT_OPENING_HOURS = {str(d): WEEKDAY_HOURS for d in range(5)}
 
@@ -34,7 +38,21 @@ class Clinic(models.Model):
         max_length=2, blank=True, default="US", help_text="ISO country code for public holidays."
     )
     holiday_subdivision = models.CharField(max_length=8, blank=True, default="")
-    sender_name = models.CharField(max_length=80, blank=True, default="")
+    sender_name = models.CharField(
+        max_length=80,
+        blank=True,
+        default="",
+        help_text="The name emails come from. Never a drug or diagnosis word: it shows in inboxes "
+        "and on lock screens. Empty: the clinic's name, if it names neither.",
+    )
+    sms_sender_name = models.CharField(
+        "text sender name",
+        max_length=SMS_SENDER_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text="The short name every text message opens with (at most 20 characters), e.g. "
+        '"Harbor Light". Never a drug or diagnosis word.',
+    )
     sender_email = models.EmailField(blank=True, default="")
     phone = PhoneNumberField(blank=True, default="")
     sms_from_number = PhoneNumberField(blank=True, default="")
@@ -86,6 +104,47 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Refuse a sender name that names a drug or diagnosis (rule sender.private_word), and a
+        blank email sender name when the clinic's own name would name one in its place."""
+        errors = {}
+        for field in ("sender_name", "sms_sender_name"):
+            value = getattr(self, field)
+            found = private_words_in(value)
+            if found:
+                errors[field] = ValidationError(
+                    f"{field}: {value!r} names {found[0]!r}, which must never reach an inbox or "
+                    "a lock screen; choose a name without drug or diagnosis words "
+                    "(rule: sender.private_word).",
+                    code="sender.private_word",
+                )
+        found = private_words_in(self.name)
+        if not self.sender_name.strip() and found and "sender_name" not in errors:
+            errors["sender_name"] = ValidationError(
+                f"sender_name: required, because the clinic's name {self.name!r} names "
+                f"{found[0]!r} and would otherwise be the sender; give a name without drug or "
+                "diagnosis words (rule: sender.private_word).",
+                code="sender.private_word",
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def email_sender_name(self) -> str:
+        """The name emails come from: the sender name, else the clinic's name when it names no
+        drug or diagnosis; "" when neither may be used (messages then use a neutral name)."""
+        for name in (self.sender_name, self.name):
+            if name.strip() and not private_words_in(name):
+                return name.strip()
+        return ""
+
+    def sms_sender(self) -> str:
+        """The name every SMS opens with: the text sender name, else the email sender name when
+        it is short enough; "" when neither fits (messages then use a neutral name)."""
+        if self.sms_sender_name.strip() and not private_words_in(self.sms_sender_name):
+            return self.sms_sender_name.strip()
+        fallback = self.email_sender_name()
+        return fallback if len(fallback) <= SMS_SENDER_MAX_LENGTH else ""
 
 
 class ClosedDate(models.Model):

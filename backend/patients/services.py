@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from backend.patients.models import Patient
 from backend.reminders import consent
+from backend.reminders.models import ShortLink
 
 CHANNELS = ("email", "sms")
 
@@ -65,10 +66,14 @@ def patient_update(
 
 
 @transaction.atomic
-def patient_revoke_links(*, patient: Patient) -> Patient:
+def patient_revoke_links(*, patient: Patient, now: dt.datetime | None = None) -> Patient:
     """Make every link sent to the patient stop working (messages sent from now on carry new
-    ones). For a lost phone, a shared inbox, or a patient whose care here has ended."""
+    ones), short links in texts included. For a lost phone, a shared inbox, or a patient whose
+    care here has ended."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     patient.link_generation += 1
     patient.save(update_fields=["link_generation"])
+    ShortLink.objects.filter(patient=patient, revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now()
+    )
     return patient

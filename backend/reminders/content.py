@@ -10,20 +10,29 @@ Spanish); they carry the clinic contact and the unsubscribe link.
 Context variables (the backend supplies these; ``REQUIRED_CONTEXT`` says which each kind needs):
 
 - ``patient_first_name``: the patient's first name, as they want to be addressed.
-- ``clinic_name``, ``clinic_phone``: always required; every email and SMS shows them.
+- ``clinic_name``, ``clinic_phone``: always required; every email shows them. ``clinic_name`` is
+  the email sender name, never a legal name that names a drug (messages.sender_names).
+- ``sms_sender``: the short name (at most 20 characters) every SMS opens with; always required.
 - ``clinic_email``: optional; shown in the email footer when present.
-- ``item_title``: the plan item's title, e.g. "Session 3". Shown in email bodies only, never in a
-  subject or an SMS, so a protocol title that names a drug cannot leak to a lock screen.
+- ``item_title``: the item's title. For patients it is the neutral title the protocol gives them
+  ("Session 3", never "Dosing session" or a questionnaire's name); provider messages keep the
+  staff title. Never in a subject or an SMS.
 - ``item_when``: the item's local date and time, formatted, e.g. "Tue 3 Mar, 9:00 AM".
 - ``item_date``, ``item_time``: the same, date or time alone ("Tue 3 Mar", "9:00 AM").
 - ``schedule_url``: the patient's schedule link, or the provider's dashboard for provider kinds.
 - ``unsubscribe_url``: the patient's signed email unsubscribe link; required for patient kinds and
   never given to provider kinds (a provider holding it could opt the patient out).
-- ``link_url``: the action link: journal entry, check-in, questionnaire or provider task form.
-  SMS texts are measured with links of up to 60 characters.
+- ``link_url``: the action link: journal entry, check-in, questionnaire, the session's page
+  (where the patient confirms being ready) or the provider's page. In an SMS, patient links are
+  short links (``/l/<code>``, links.short_url); emails carry the full signed link.
 - ``names_treatment`` (bool): the clinic allows naming the treatment. Always required. Even when
   on, subjects and SMS texts never name it (carriers filter texts naming controlled substances).
-- ``treatment_name``: e.g. "ketamine"; used in email bodies only, and only if ``names_treatment``.
+- ``treatment_name``: the protocol's name for it in the message language ("ketamina"); used in
+  email bodies only, and only if ``names_treatment``.
+- ``prep``: for the preparation kinds, the protocol's numbers (messages.preparation_context):
+  ``food``, ``liquids``, ``nasal_medicines``, ``avoid_alcohol`` (each ``None`` or a dict with
+  ``n`` and ``unit`` "hours"/"minutes") and ``bring`` (codes such as "ride_home"). The templates
+  say them in words; a protocol without a number gets the "as your care team advised" wording.
 - ``provider_name``: how a provider is greeted, e.g. "Dr. Patel".
 - ``items``: for ``provider_checkins_tomorrow``, a list of dicts with ``time``, ``title`` and
   ``patient_initials``. Provider SMS texts show only the count, never patient details.
@@ -35,12 +44,15 @@ Context variables (the backend supplies these; ``REQUIRED_CONTEXT`` says which e
 - ``crisis_lines``, ``crisis_short``: the clinic country's crisis lines in the patient's language
   (backend/safety/crisis_resources.json); every patient email shows the lines, and the day-after
   text carries the short sentence.
+- ``session_missed``: the session's ``item_date``/``item_time``; ``provider_readiness_missing``:
+  ``patient_initials`` and the session's ``item_when``, with ``link_url`` to the dashboard.
 - ``patient_initials``, ``flag_source`` ("an answer to a questionnaire"), ``minutes_waiting``,
   ``backup_after_minutes``: for the safety alerts (``provider_*_flag``). An alert names no answer,
   word or score: those stay behind the clinician's login.
 
-Subjects come out as one line and SMS texts as one line in GSM-7-friendly characters (see
-``sms_text``). Plain text and SMS are rendered without HTML escaping; the HTML body is escaped.
+Subjects come out as one line and SMS texts as one line, in the encoding ``SMS_ENCODING`` chose
+for the kind and language (see ``sms_text``). Plain text and SMS are rendered without HTML
+escaping; the HTML body is escaped.
 """
 
 from __future__ import annotations
@@ -52,21 +64,24 @@ from dataclasses import dataclass
 from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template, select_template
 
-from backend.reminders.sms_text import to_gsm_friendly
+from backend.reminders.sms_text import to_gsm_friendly, to_plain_punctuation
 from scheduler import MESSAGE_KINDS as ENGINE_MESSAGE_KINDS
 
 __all__ = [
     "CHANNEL_FILES",
+    "EMAIL_ONLY_KINDS",
     "LANGUAGES",
     "MESSAGE_KINDS",
     "PATIENT_KINDS",
+    "PREPARATION_KINDS",
     "PROVIDER_KINDS",
     "REQUIRED_CONTEXT",
+    "SAFETY_KINDS",
+    "SMS_ENCODING",
     "SMS_SEGMENT_BUDGET",
     "ContentError",
     "RenderedMessage",
     "render_message",
-    "sample_context",
 ]
 
 # One folder per kind; the planning engine owns the list (one name per idea), and the safety
@@ -75,29 +90,42 @@ SAFETY_KINDS: tuple[str, ...] = (
     "provider_urgent_flag",
     "provider_urgent_flag_backup",
     "provider_worsening_flag",
+    # A missed session: someone calls the patient (initials and a link, nothing more).
+    "provider_welfare_call",
 )
 MESSAGE_KINDS: tuple[str, ...] = ENGINE_MESSAGE_KINDS + SAFETY_KINDS
 PROVIDER_KINDS: tuple[str, ...] = (
     "provider_checkins_tomorrow",
     "provider_task_due",
+    "provider_readiness_missing",
     *SAFETY_KINDS,
 )
 PATIENT_KINDS: tuple[str, ...] = tuple(k for k in MESSAGE_KINDS if k not in PROVIDER_KINDS)
+# Kinds that say how to get ready for a session, with the protocol's numbers (``prep``).
+PREPARATION_KINDS: tuple[str, ...] = ("preparation_48h", "preparation_evening", "preparation_2h")
+# Kinds sent by email only: what dosing feels like takes more than a text can hold, and a text
+# would put the subject on a lock screen. They have no sms.txt; rendering one as SMS is an error.
+EMAIL_ONLY_KINDS: tuple[str, ...] = ("what_to_expect",)
 LANGUAGES: tuple[str, ...] = ("en", "es")
 CHANNEL_FILES: tuple[str, ...] = ("subject.txt", "body.txt", "body.html", "sms.txt")
 
-_COMMON = frozenset({"clinic_name", "clinic_phone", "names_treatment"})
+_COMMON = frozenset({"clinic_name", "clinic_phone", "sms_sender", "names_treatment"})
 # Patients' messages carry their own unsubscribe link; providers' never carry a patient's link.
 _ALWAYS = _COMMON | {"unsubscribe_url"}
 _SESSION = frozenset({"patient_first_name", "item_title", "item_when", "schedule_url"})
 # Safety alerts say who (initials) and where it came from; the details stay behind the login.
 _FLAG = _COMMON | {"provider_name", "patient_initials", "flag_source", "link_url"}
+# The 48-hour and evening messages ask the patient to confirm being ready (link_url: the
+# session's page, or a YES reply).
+_READY = _ALWAYS | _SESSION | {"link_url", "prep"}
 
 # What each kind's templates use. render_message refuses a context without these, rather than
 # send "Hi ," -- and the content test proves each set is enough to render its kind.
 REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
-    "preparation_48h": _ALWAYS | _SESSION,
-    "preparation_2h": _ALWAYS | {"patient_first_name", "item_time"},
+    "preparation_48h": _READY,
+    "preparation_evening": _READY | {"item_time"},
+    "preparation_2h": _ALWAYS | {"patient_first_name", "item_time", "prep"},
+    "what_to_expect": _ALWAYS | _SESSION,
     "day_after": _ALWAYS | {"patient_first_name", "item_date", "crisis_short"},
     "integration_reminder": _ALWAYS | _SESSION,
     "preparation_session_reminder": _ALWAYS | _SESSION,
@@ -105,19 +133,50 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "check_in_invitation": _ALWAYS | {"patient_first_name", "item_title", "item_when", "link_url"},
     "assessment_prompt": _ALWAYS | {"patient_first_name", "item_title", "link_url", "repeat_index"},
     "booster_reminder": _ALWAYS | _SESSION,
+    "session_missed": _ALWAYS
+    | {"patient_first_name", "item_date", "item_time", "schedule_url", "crisis_short"},
     "provider_checkins_tomorrow": _COMMON | {"provider_name", "items", "schedule_url"},
     "provider_task_due": _COMMON | {"provider_name", "task_title", "due_date", "link_url"},
+    "provider_readiness_missing": _COMMON
+    | {"provider_name", "patient_initials", "item_when", "link_url"},
     "session_changed": _ALWAYS | _SESSION | {"sessions"},
     "session_cancelled": _ALWAYS | _SESSION | {"sessions"},
     "provider_urgent_flag": _FLAG,
     "provider_urgent_flag_backup": _FLAG | {"minutes_waiting"},
     "provider_worsening_flag": _FLAG,
+    # The missed session's time when the alert has its item (item_when); initials and a link.
+    "provider_welfare_call": _COMMON | {"provider_name", "patient_initials", "link_url"},
 }
 
-# Segments an SMS of each kind may take (one unless listed): the day-after text carries the
-# crisis lines, which a single 160-character segment cannot hold with the rest; a clinician's
-# urgent alert is worth a second segment rather than a shorter link or clinic name.
-SMS_SEGMENT_BUDGET: Mapping[str, int] = {"day_after": 2, **dict.fromkeys(SAFETY_KINDS, 2)}
+# Segments an SMS of each kind may take (one unless listed), measured with the longest SMS
+# sender name and real short links: the day-after text carries the crisis lines; the evening
+# before carries the fasting numbers and the way to confirm; a missed session offers the
+# crisis line; a clinician's alert is worth a second segment rather than a shorter link, and
+# so is a clinician's readiness notice (rare: only when a patient has not confirmed); a change
+# notice in Spanish keeps its accents ("cambió" is not "cambio").
+SMS_SEGMENT_BUDGET: Mapping[str, int] = {
+    "day_after": 2,
+    "provider_readiness_missing": 2,
+    "preparation_evening": 2,
+    "session_missed": 2,
+    "session_changed": 2,
+    "session_cancelled": 2,
+    **dict.fromkeys(SAFETY_KINDS, 2),
+}
+
+# How each SMS is encoded, by kind and language: "gsm7" folds the letters GSM-7 lacks (á, í, ó,
+# ú; é, ñ and ü are in it) to their base letter; "ucs2" keeps them, at 70 characters a segment
+# instead of 160. UCS-2 only where a missing accent changes the meaning and the text still fits
+# its budget: the Spanish change notices ("cambió" / "cambio", "está" / "esta"). Everything else
+# is worded so that folding reads naturally ("sesion", "manana" never occurs: ñ is GSM-7).
+SMS_ENCODING: Mapping[tuple[str, str], str] = {
+    (kind, language): "ucs2"
+    if (kind, language) in {("session_changed", "es"), ("session_cancelled", "es")}
+    else "gsm7"
+    for kind in MESSAGE_KINDS
+    if kind not in EMAIL_ONLY_KINDS
+    for language in LANGUAGES
+}
 
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -151,7 +210,8 @@ def render_message(
     that folder, so a message never mixes two languages. Raises ``ContentError`` for an unknown
     kind, a context without the kind's ``REQUIRED_CONTEXT`` (or blank ones), and a missing file.
     ``channel`` ("email" or "sms") renders only that channel's parts (the others come back empty):
-    the send path renders what it sends and nothing more.
+    the send path renders what it sends and nothing more. An ``EMAIL_ONLY_KINDS`` kind has no SMS:
+    asking for one is a ``ContentError``, and a full render leaves ``sms`` empty.
     """
     if kind not in MESSAGE_KINDS:
         raise ContentError(
@@ -160,18 +220,29 @@ def render_message(
     _check_context(kind, context)
     folder, used_language = _choose_folder(kind, language)
     values = dict(context)
-    email, sms = channel in (None, "email"), channel in (None, "sms")
+    if channel == "sms" and kind in EMAIL_ONLY_KINDS:
+        raise ContentError(f"message kind {kind!r} is sent by email only (EMAIL_ONLY_KINDS)")
+    email = channel in (None, "email")
+    sms = channel in (None, "sms") and kind not in EMAIL_ONLY_KINDS
     return RenderedMessage(
         subject=" ".join(_render(folder, "subject.txt", values, escape=False).split())
         if email
         else "",
         text=_tidy_text(_render(folder, "body.txt", values, escape=False)) if email else "",
         html=_render(folder, "body.html", values, escape=True).strip() + "\n" if email else "",
-        sms=" ".join(to_gsm_friendly(_render(folder, "sms.txt", values, escape=False)).split())
+        sms=_sms_text(_render(folder, "sms.txt", values, escape=False), kind, used_language)
         if sms
         else "",
         language=used_language,
     )
+
+
+def _sms_text(raw: str, kind: str, language: str) -> str:
+    """One line, in the encoding SMS_ENCODING chose (special spaces, quotes and dashes always go:
+    they would force UCS-2 for nothing)."""
+    if SMS_ENCODING.get((kind, language), "gsm7") == "ucs2":
+        return " ".join(to_plain_punctuation(raw).split())
+    return " ".join(to_gsm_friendly(raw).split())
 
 
 def _check_context(kind: str, context: Mapping[str, object]) -> None:
@@ -240,149 +311,3 @@ def _tidy_text(raw: str) -> str:
     """Strip trailing spaces and runs of blank lines that template tags leave behind."""
     text = "\n".join(line.rstrip() for line in raw.strip().splitlines())
     return _BLANK_LINES.sub("\n\n", text) + "\n"
-
-
-_SAMPLES: dict[str, dict[bool, dict[str, object]]] = {
-    "en": {
-        False: {
-            "patient_first_name": "Sam",
-            "clinic_name": "Front Range Clinic",
-            "clinic_phone": "303-555-0142",
-            "clinic_email": "care@frontrange.example",
-            "item_title": "Session 3",
-            "item_when": "Tue 3 Mar, 9:00 AM",
-            "item_date": "Tue 3 Mar",
-            "item_time": "9:00 AM",
-            "due_date": "Tue 3 Mar",
-            "provider_name": "Dr. Patel",
-            "task_title": "Monitoring form",
-        },
-        True: {
-            "patient_first_name": "María-José Alejandra",
-            # 30 characters, with a curly apostrophe and an ampersand to be escaped in HTML only.
-            "clinic_name": "Dr. O\u2019Neil & Partners Wellness",
-            "clinic_phone": "+1 (303) 555-0142",
-            "clinic_email": "appointments@oneil-partners-wellness.example",
-            "item_title": "Integration session 12",
-            # Date formatters put a narrow no-break space before AM/PM.
-            "item_when": "Wed 30 Sep, 12:30\u202fPM",
-            "item_date": "Wed 30 Sep",
-            "item_time": "12:30\u202fPM",
-            "due_date": "Wed 30 Sep",
-            "provider_name": "Dr. Alexandra Montgomery-Hughes",
-            "task_title": "Patient monitoring form after session 12",
-        },
-    },
-    "es": {
-        False: {
-            "patient_first_name": "Lucía",
-            "clinic_name": "Clínica Front Range",
-            "clinic_phone": "303-555-0142",
-            "clinic_email": "care@frontrange.example",
-            "item_title": "Sesión 3",
-            "item_when": "mar 3 mar, 9:00",
-            "item_date": "mar 3 mar",
-            "item_time": "9:00",
-            "due_date": "mar 3 mar",
-            "provider_name": "Dra. Pérez",
-            "task_title": "Formulario de seguimiento",
-        },
-        True: {
-            "patient_first_name": "María-José Alejandra",
-            "clinic_name": "Dr. O\u2019Neil & Partners Wellness",
-            "clinic_phone": "+1 (303) 555-0142",
-            "clinic_email": "appointments@oneil-partners-wellness.example",
-            "item_title": "Sesión de integración 12",
-            "item_when": "mié 30 sep, 12:30\u00a0p.m.",
-            "item_date": "mié 30 sep",
-            "item_time": "12:30\u00a0p.m.",
-            "due_date": "mié 30 sep",
-            "provider_name": "Dra. Alejandra Montgomery-Hughes",
-            "task_title": "Formulario de seguimiento tras la sesión 12",
-        },
-    },
-}
-
-_LINK_PATHS = {
-    "journal_prompt": "j",
-    "check_in_invitation": "c",
-    "assessment_prompt": "a",
-    "provider_task_due": "t",
-    "provider_urgent_flag": "f",
-    "provider_urgent_flag_backup": "f",
-    "provider_worsening_flag": "f",
-}
-
-
-def sample_context(kind: str, language: str = "en", *, worst_case: bool = False) -> dict:
-    """A realistic synthetic context for ``kind`` (for tests and the admin preview).
-
-    It holds every documented variable, with the treatment not named (``names_treatment`` off).
-    ``worst_case`` makes it as long as a real one gets: a 30-character clinic name, a long first
-    name with accents, 60-character links, a time with a no-break space, twelve check-ins, and
-    characters (curly apostrophe, ampersand) that must be escaped in HTML or folded in SMS.
-    """
-    if kind not in MESSAGE_KINDS:
-        raise ContentError(f"unknown message kind {kind!r}")
-    candidates = _language_candidates(language)
-    sample_language = next((code for code in candidates if code in _SAMPLES), "en")
-    base = _SAMPLES[sample_language][worst_case]
-    path = _LINK_PATHS.get(kind, "l")
-    if worst_case:
-        host = "https://portal.oneil-partners-wellness.example"  # 46 characters
-        link_url = f"{host}/{path}/Xk7Q2pZ9Lm"  # 60 characters
-        schedule_url = f"{host}/s/Rt5Wd8Nc3a"
-        unsubscribe_url = f"{host}/unsubscribe/eyJyIjo0MjAwMX0:1tQ8kX:c0Vb5yWq2Zr8Lm3Nd7Hk"
-        count, initials, repeat_index = 12, "M.-J. A.", 2
-    else:
-        host = "https://care.frontrange.example"
-        link_url = f"{host}/{path}/8f3k2"
-        schedule_url = f"{host}/s/a91x"
-        unsubscribe_url = f"{host}/u/c0Vb5yWq2Z"
-        count, initials, repeat_index = 2, "S. K.", 0
-    items = [
-        {
-            "time": f"{9 + index // 2}:{'30' if index % 2 else '00'}",
-            "title": f"{'Seguimiento' if sample_language == 'es' else 'Check-in'} {index + 1}",
-            "patient_initials": initials,
-        }
-        for index in range(count)
-    ]
-    return {
-        **base,
-        "schedule_url": schedule_url,
-        "unsubscribe_url": unsubscribe_url,
-        "link_url": link_url,
-        "names_treatment": False,
-        "treatment_name": "ketamina" if sample_language == "es" else "ketamine",
-        "items": items,
-        "repeat_index": repeat_index,
-        "patient_initials": initials,
-        "flag_source": "una respuesta a un cuestionario"
-        if sample_language == "es"
-        else "an answer to a questionnaire",
-        "minutes_waiting": 30,
-        "backup_after_minutes": 30,
-        "sessions": [
-            {
-                "title": f"{base['item_title']}{'' if n == 0 else f' ({n + 1})'}",
-                "when": base["item_when"],
-                "cancelled": n == 2,
-            }
-            for n in range(3 if worst_case else 1)
-        ],
-        "crisis_lines": list(_CRISIS[sample_language]["lines"]),
-        "crisis_short": _CRISIS[sample_language]["short"],
-    }
-
-
-_CRISIS = {
-    "en": {
-        "lines": ("Call or text 988 (the 988 Lifeline), any time.", "In an emergency, call 911."),
-        "short": "In a crisis call or text 988, or call 911.",
-    },
-    "es": {
-        "lines": ("Llame al 988 y marque 2, a cualquier hora.", "En una emergencia, llame al 911."),
-        "short": "En una crisis llame o escriba al 988 (marque 2), o llame al 911.",
-    },
-}

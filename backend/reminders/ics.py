@@ -7,6 +7,7 @@ SEQUENCE is higher (RFC 5546); METHOD:CANCEL with the same UID removes it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -20,7 +21,13 @@ def item_uid(item: PlanItem) -> str:
 
 
 def session_invitation(
-    item: PlanItem, *, attendee_email: str, organizer_email: str, clinic_name: str, now: dt.datetime
+    item: PlanItem,
+    *,
+    attendee_email: str,
+    organizer_email: str,
+    clinic_name: str,
+    now: dt.datetime,
+    title: str = "",
 ) -> bytes:
     """One session's invitation (REQUEST), or its cancellation (CANCEL)."""
     [(_, ics)] = session_invitations(
@@ -28,6 +35,7 @@ def session_invitation(
         attendee_email=attendee_email,
         organizer_email=organizer_email,
         clinic_name=clinic_name,
+        titles={item.pk: title} if title else None,
         now=now,
     )
     return ics
@@ -40,10 +48,15 @@ def session_invitations(
     organizer_email: str,
     clinic_name: str,
     now: dt.datetime,
+    titles: Mapping[int, str] | None = None,
 ) -> list[tuple[str, bytes]]:
     """[(method, ics)]: one calendar object per iTIP method the sessions need, each holding
     every session it applies to (RFC 5546 allows one METHOD per object, so a change that moved
-    some sessions and cancelled others is a REQUEST and a CANCEL)."""
+    some sessions and cancelled others is a REQUEST and a CANCEL).
+
+    ``titles`` maps an item's id to its neutral patient title ("Session 3"); an item without one
+    is called "Appointment". The staff title never goes into a calendar: calendars are shared
+    and show on lock screens."""
     out = []
     for method in ("REQUEST", "CANCEL"):
         chosen = [
@@ -59,6 +72,7 @@ def session_invitations(
             cal.add_component(
                 _event(
                     item,
+                    title=(titles or {}).get(item.pk) or "Appointment",
                     attendee_email=attendee_email,
                     organizer_email=organizer_email,
                     clinic_name=clinic_name,
@@ -69,7 +83,9 @@ def session_invitations(
     return out
 
 
-def _event(item: PlanItem, *, attendee_email, organizer_email, clinic_name, now) -> Event:
+def _event(
+    item: PlanItem, *, title: str, attendee_email, organizer_email, clinic_name, now
+) -> Event:
     cancelled = item.status == PlanItem.Status.CANCELLED
     event = Event()
     event.add("uid", item_uid(item))
@@ -77,8 +93,8 @@ def _event(item: PlanItem, *, attendee_email, organizer_email, clinic_name, now)
     event.add("dtstamp", now)
     event.add("dtstart", item.start)
     event.add("dtend", item.end)
-    # Summary stays generic: calendars show it on lock screens and shared calendars.
-    event.add("summary", f"{item.get_kind_display()} at {clinic_name}")
+    # Summary stays neutral: calendars show it on lock screens and shared calendars.
+    event.add("summary", f"{title} · {clinic_name}")
     event.add("location", vText(item.location or clinic_name))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{organizer_email}")

@@ -7,6 +7,10 @@ A patient link also carries the patient's ``link_generation``: raising it (patie
 patient_revoke_links: staff ask for it, or the patient's last plan ends) makes every link sent
 before it fail, with a page that says how to get a new one. Unsubscribe links are not revoked:
 they can only ever stop messages, and must keep working for a while after the last one.
+
+An SMS carries a short link (``/l/<code>``, ``short_url``) instead of the signed one: a signed
+link is about 112 characters, most of a 160-character segment. The short link redirects to the
+signed link, expires with it and is revoked with the patient's other links.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import functools
 
 from django.conf import settings
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import get_random_string, salted_hmac
 
 # A patient link is for the weeks a message is about; an older one gets a "ask for a new link"
 # page. An unsubscribe link works for well over the 30 days US rules (CAN-SPAM) require.
@@ -107,3 +114,78 @@ def unsubscribe_url(patient_id: int, channel: str = "email") -> str:
 def _unsubscribe_url(patient_id: int, channel: str, _day: dt.date) -> str:
     token = make_token("unsubscribe", {"p": patient_id, "c": channel})
     return absolute(reverse("unsubscribe", args=[token]))
+
+
+# No 0/O, 1/I/l: a code is sometimes read aloud or typed from another screen. 8 characters of 54
+# are 46 bits: guessing one live code among a million takes about 10^8 tries on average.
+SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+SHORT_CODE_LENGTH = 8
+
+
+def short_path(code: str) -> str:
+    return reverse("short-link", args=[code])
+
+
+def short_url_length() -> int:
+    """How long every short link is on this site (what an SMS budget is measured with)."""
+    return len(absolute(short_path("x" * SHORT_CODE_LENGTH)))
+
+
+def short_url(patient, url: str, *, now: dt.datetime | None = None) -> str:
+    """The short link for ``url`` (a patient's signed link on this site), for an SMS.
+
+    The code is derived from the patient and the target (an HMAC with SECRET_KEY, so it cannot
+    be guessed from either), so the same SMS rendered twice, by a retry or by two workers, gives
+    the same code and reuses its row. The row expires with the signed link.
+    """
+    from backend.reminders.models import ShortLink
+
+    now = now or timezone.now()
+    target = url.removeprefix(settings.PUBLIC_BASE_URL.rstrip("/"))
+    if not target.startswith("/"):
+        raise ValueError(f"short_url: {url!r} is not a link on this site")
+    code = _code_for(patient.pk, target)
+    defaults = {
+        "patient_id": patient.pk,
+        "target": target,
+        "created_at": now,
+        "expires_at": now + PATIENT_LINK_MAX_AGE,
+    }
+    try:
+        with transaction.atomic():
+            link, _ = ShortLink.objects.get_or_create(code=code, defaults=defaults)
+    except IntegrityError:  # created by another worker between our read and our write
+        link = ShortLink.objects.get(code=code)
+    if link.target != target or link.patient_id != patient.pk:
+        # A collision of two 46-bit codes: vanishingly rare, and never a reason to send the
+        # patient someone else's page.
+        link = ShortLink.objects.create(
+            code=get_random_string(SHORT_CODE_LENGTH, SHORT_CODE_ALPHABET), **defaults
+        )
+    return absolute(short_path(link.code))
+
+
+def _code_for(patient_id: int, target: str) -> str:
+    digest = int.from_bytes(
+        salted_hmac("aftercare.short-link", f"{patient_id}:{target}", algorithm="sha256").digest()
+    )
+    letters = []
+    for _ in range(SHORT_CODE_LENGTH):
+        digest, index = divmod(digest, len(SHORT_CODE_ALPHABET))
+        letters.append(SHORT_CODE_ALPHABET[index])
+    return "".join(letters)
+
+
+def read_short_link(code: str, *, now: dt.datetime):
+    """The live ShortLink for ``code``; LinkRefused ("invalid", or "revoked" / "expired" with the
+    patient) otherwise."""
+    from backend.reminders.models import ShortLink
+
+    link = ShortLink.objects.filter(code=code).first()
+    if link is None:
+        raise LinkRefused("invalid")
+    if link.revoked_at is not None:
+        raise LinkRefused("revoked", link.patient_id)
+    if link.expires_at <= now:
+        raise LinkRefused("expired", link.patient_id)
+    return link

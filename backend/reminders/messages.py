@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from email.utils import formataddr
@@ -15,9 +16,9 @@ from django.utils.formats import date_format
 
 from backend.plans.calendar_notices import NOTICE_KINDS, unnotified
 from backend.plans.models import PlanItem
-from backend.reminders import links
+from backend.reminders import links, protocol_text
 from backend.reminders.channels import OutgoingEmail, OutgoingSms
-from backend.reminders.content import RenderedMessage, render_message
+from backend.reminders.content import EMAIL_ONLY_KINDS, RenderedMessage, render_message
 from backend.reminders.ics import session_invitations
 from backend.reminders.models import Reminder
 from backend.safety import crisis
@@ -26,7 +27,9 @@ SESSION_KINDS = {"dosing", "integration", "preparation", "booster"}
 # Messages that announce a session carry its calendar invitation; a day-after message does not
 # invite anyone to a session that has already happened.
 INVITING_MESSAGE_KINDS = {
+    "what_to_expect",
     "preparation_48h",
+    "preparation_evening",
     "preparation_2h",
     "integration_reminder",
     "preparation_session_reminder",
@@ -34,12 +37,10 @@ INVITING_MESSAGE_KINDS = {
     "session_changed",
     "session_cancelled",
 }
-TREATMENT_NAMES = {
-    "iv-ketamine-induction-trd": "ketamine",
-    "esketamine-nasal-spray": "esketamine",
-    "ketamine-assisted-psychotherapy": "ketamine-assisted therapy",
-    "chronic-pain-infusion-series": "ketamine",
-}
+# Who a message is from when the clinic has no name that may be shown: a blank sender name
+# and a legal name naming a drug, or no short name for a text (Clinic.email_sender_name,
+# Clinic.sms_sender).
+NEUTRAL_SENDER = {"en": "Your care team", "es": "Su equipo de salud"}
 
 
 # How a date and a time read in each message language (Django date-format syntax).
@@ -106,37 +107,60 @@ def _provider_items(reminder: Reminder) -> list[dict]:
     return sorted(items, key=lambda i: i["time"])
 
 
-def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> dict:
+def sender_names(clinic, language: str = "en") -> tuple[str, str]:
+    """(email sender name, SMS sender name): never a name with a drug or diagnosis word, and
+    the SMS one at most 20 characters; the neutral name where the clinic has none."""
+    neutral = NEUTRAL_SENDER.get(language, NEUTRAL_SENDER["en"])
+    return clinic.email_sender_name() or neutral, clinic.sms_sender() or neutral
+
+
+def build_context(
+    reminder: Reminder, *, with_provider_items: bool = True, channel: str | None = None
+) -> dict:
+    """The template context of ``reminder``. For ``channel="sms"`` a patient's links are short
+    links (links.short_url); otherwise they are the full signed links."""
     plan, clinic, patient = reminder.plan, reminder.plan.clinic, reminder.plan.patient
     item = reminder.item
     to_patient = reminder.audience == Reminder.Audience.PATIENT
     zone = patient.time_zone if to_patient else clinic.time_zone
     language = patient.language if to_patient else "en"
-    treatment_name = TREATMENT_NAMES.get(plan.protocol.slug, "")
+    protocol = protocol_text.engine_protocol(plan.protocol)
+    treatment_name = protocol_text.treatment_name(protocol, language)
+    email_sender, sms_sender = sender_names(clinic, language)
     context: dict[str, object] = {
-        "clinic_name": clinic.sender_name or clinic.name,
+        "clinic_name": email_sender,
+        "sms_sender": sms_sender,
         "clinic_phone": _national(_number_key(clinic.phone)) if clinic.phone else "",
         "clinic_email": clinic.sender_email,
-        # A protocol without a known plain name is never named, whatever the clinic allows.
+        # A protocol without a name in this language is never named, whatever the clinic allows.
         "names_treatment": clinic.name_treatment_in_messages and bool(treatment_name),
         "treatment_name": treatment_name,
         "patient_first_name": patient.first_name,
         "repeat_index": reminder.repeat_index,
     }
+
+    def title(of: PlanItem) -> str:
+        # Patients (and whoever reads their screen) see the neutral title; staff their own.
+        return protocol_text.item_patient_title(protocol, of, language) if to_patient else of.title
+
+    def patient_link(url: str) -> str:
+        return links.short_url(patient, url) if channel == "sms" else url
+
     if to_patient:
         # A patient's signed links go to that patient only: a provider who clicked one would act
         # as the patient (opt them out, see their schedule).
         context["unsubscribe_url"] = links.unsubscribe_url(patient.pk)
-        context["schedule_url"] = links.patient_schedule_url(patient)
+        context["schedule_url"] = patient_link(links.patient_schedule_url(patient))
         crisis_lines = crisis.for_clinic(clinic.crisis_country, language)
         context["crisis_lines"], context["crisis_short"] = crisis_lines.lines, crisis_lines.short
+        context["prep"] = protocol_text.preparation_context(protocol)
     if item is not None:
         when, day, time = _when(item.start, zone, language)
-        context.update(item_title=item.title, item_when=when, item_date=day, item_time=time)
+        context.update(item_title=title(item), item_when=when, item_date=day, item_time=time)
         if to_patient:
             # The journal prompt opens the journal, never the check-in it comes before: writing
             # an entry is not the check-in (which only staff record as done).
-            context["link_url"] = (
+            context["link_url"] = patient_link(
                 links.patient_journal_url(patient, item.pk)
                 if reminder.message_kind == "journal_prompt"
                 else links.patient_item_url(patient, item.pk)
@@ -145,7 +169,7 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         sessions = notice_sessions(reminder)
         context["sessions"] = [
             {
-                "title": s.title,
+                "title": title(s),
                 "when": _when(s.start, zone, language)[0],
                 "cancelled": s.status == PlanItem.Status.CANCELLED,
             }
@@ -154,11 +178,12 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         if sessions:  # the first session stands for the change in a one-session notice
             when, day, time = _when(sessions[0].start, zone, language)
             context.update(
-                item_title=sessions[0].title, item_when=when, item_date=day, item_time=time
+                item_title=title(sessions[0]), item_when=when, item_date=day, item_time=time
             )
     if reminder.audience == Reminder.Audience.PROVIDER:
         provider = reminder.provider
         context["provider_name"] = provider.user.get_full_name() or provider.user.get_username()
+        context["patient_initials"] = _initials(patient)
         context["schedule_url"] = links.absolute(reverse("provider-dashboard"))
         context["items"] = _provider_items(reminder) if with_provider_items else []
         context["task_title"] = item.title if item else "Task"
@@ -167,6 +192,10 @@ def build_context(reminder: Reminder, *, with_provider_items: bool = True) -> di
         if reminder.flag_id is not None:
             context.update(_flag_context(reminder))
     return context
+
+
+def _initials(patient) -> str:
+    return f"{patient.first_name[:1]}{patient.last_name[:1]}".upper()
 
 
 def notice_sessions(reminder: Reminder) -> list[PlanItem]:
@@ -193,7 +222,7 @@ def _flag_context(reminder: Reminder) -> dict:
     source = "response" if flag.response_id else (flag.message.source if flag.message_id else "")
     waited = max(0, int((reminder.send_at - flag.raised_at).total_seconds() // 60))
     return {
-        "patient_initials": f"{patient.first_name[:1]}{patient.last_name[:1]}".upper(),
+        "patient_initials": _initials(patient),
         "flag_source": FLAG_SOURCES.get(source, "a patient's message"),
         "minutes_waiting": waited,
         "backup_after_minutes": reminder.plan.clinic.escalation_minutes,
@@ -204,8 +233,16 @@ def _flag_context(reminder: Reminder) -> dict:
 def render(
     reminder: Reminder, *, with_provider_items: bool = True, channel: str | None = None
 ) -> RenderedMessage:
+    """The reminder's words on ``channel`` ("email" or "sms"), or on both when None (tests and
+    staff previews): the email with full links, the SMS with short links."""
     language = reminder.plan.patient.language if reminder.audience == "patient" else "en"
-    context = build_context(reminder, with_provider_items=with_provider_items)
+    if channel is None:
+        email = render(reminder, with_provider_items=with_provider_items, channel="email")
+        if reminder.message_kind in EMAIL_ONLY_KINDS:
+            return email
+        sms = render(reminder, with_provider_items=with_provider_items, channel="sms")
+        return dataclasses.replace(email, sms=sms.sms)
+    context = build_context(reminder, with_provider_items=with_provider_items, channel=channel)
     return render_message(
         kind=reminder.message_kind, language=language, context=context, channel=channel
     )
@@ -233,10 +270,18 @@ def build_sms(reminder: Reminder, rendered: RenderedMessage) -> OutgoingSms:
     )
 
 
+def _patient_titles(reminder: Reminder, sessions, language: str) -> dict[int, str]:
+    """Each session's neutral title, for the calendar invitation (calendars are shared)."""
+    protocol = protocol_text.engine_protocol(reminder.plan.protocol)
+    return {s.pk: protocol_text.item_patient_title(protocol, s, language) for s in sessions}
+
+
 def build_email(
     reminder: Reminder, rendered: RenderedMessage, *, now: dt.datetime
 ) -> OutgoingEmail:
     clinic = reminder.plan.clinic
+    language = reminder.plan.patient.language if reminder.audience == "patient" else "en"
+    sender = sender_names(clinic, language)[0]
     headers = {}
     if reminder.audience == Reminder.Audience.PATIENT:
         unsubscribe = links.unsubscribe_url(reminder.plan.patient_id)  # memoised per patient
@@ -266,16 +311,13 @@ def build_email(
                 sessions,
                 attendee_email=recipient_address(reminder),
                 organizer_email=clinic.sender_email or settings.DEFAULT_FROM_EMAIL,
-                clinic_name=clinic.sender_name or clinic.name,
+                clinic_name=sender,
+                titles=_patient_titles(reminder, sessions, language),
                 now=now,
             )
         )
     # formataddr quotes a display name with commas or quotes ("Smith, Jones & Co").
-    from_email = (
-        formataddr((clinic.sender_name or clinic.name, clinic.sender_email))
-        if clinic.sender_email
-        else ""
-    )
+    from_email = formataddr((sender, clinic.sender_email)) if clinic.sender_email else ""
     return OutgoingEmail(
         to=recipient_address(reminder),
         subject=rendered.subject,

@@ -129,3 +129,29 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{'ok' if self.success else 'error'} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ShortLink(models.Model):
+    """A short code for a patient's signed link, so an SMS carrying it fits its segment budget.
+
+    ``/l/<code>`` redirects to ``target``, the signed link's path on this site; the code is only
+    as good as the signed link behind it, and is itself revocable (with the patient's links,
+    patients.services.patient_revoke_links) and expiring (with the signed link). The code is
+    derived from the target (links.short_url), so rendering the same SMS twice gives the same
+    code and one row.
+    """
+
+    code = models.CharField(max_length=16, unique=True)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="short_links"
+    )
+    target = models.CharField(max_length=500, help_text="The signed link's path on this site.")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "revoked_at"], name="shortlink_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"/l/{self.code}"

@@ -9,7 +9,8 @@ from backend.reminders.models import Reminder
 
 def reminder_text(reminder: Reminder) -> str:
     try:
-        rendered = messages.render(reminder, with_provider_items=False)
+        # The channel's own words: an SMS with its short links, an email with its subject.
+        rendered = messages.render(reminder, with_provider_items=False, channel=reminder.channel)
     except (ContentError, KeyError, ValueError) as exc:
         return f"(cannot render: {exc})"
     return rendered.sms if reminder.channel == Reminder.Channel.SMS else rendered.subject

@@ -26,6 +26,7 @@ __all__ = [
     "is_gsm7",
     "sms_segments",
     "to_gsm_friendly",
+    "to_plain_punctuation",
 ]
 
 # The basic character set of 3GPP TS 23.038 (unicode.org GSM0338.TXT), without the escape code.
@@ -114,6 +115,16 @@ def _fold(char: str) -> str:
     return char
 
 
+def to_plain_punctuation(text: str) -> str:
+    """Return ``text`` with special spaces, invisible characters, curly quotes, dashes and the
+    ellipsis replaced by plain ones, letters untouched: for a text sent in UCS-2 on purpose
+    (content.SMS_ENCODING), which keeps its accents but gains nothing from a no-break space."""
+    for old, new in _REPLACEMENTS.items():
+        if old in text:
+            text = text.replace(old, new)
+    return text
+
+
 def to_gsm_friendly(text: str) -> str:
     """Return ``text`` with characters that force UCS-2 replaced by GSM-7 look-alikes.
 
@@ -121,10 +132,7 @@ def to_gsm_friendly(text: str) -> str:
     hyphens, the ellipsis three dots, and accented letters missing from GSM-7 their base letter.
     Characters with no look-alike are left alone, so ``is_gsm7`` may still be false afterwards.
     """
-    for old, new in _REPLACEMENTS.items():
-        if old in text:
-            text = text.replace(old, new)
-    return "".join(_fold(char) for char in text)
+    return "".join(_fold(char) for char in to_plain_punctuation(text))
 
 
 def is_gsm7(text: str) -> bool:

@@ -1,17 +1,20 @@
-"""Email unsubscribe: a GET shows a confirm page (link scanners never unsubscribe anyone);
+"""Short links from SMS texts, and email unsubscribe.
+
+Email unsubscribe: a GET shows a confirm page (link scanners never unsubscribe anyone);
 the POST, including RFC 8058 one-click from mail clients, records the opt-out."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from backend.patients.models import Patient
+from backend.plans.views import link_refused
 from backend.reminders import consent
-from backend.reminders.links import UNSUBSCRIBE_MAX_AGE, LinkRefused, read_token
+from backend.reminders.links import UNSUBSCRIBE_MAX_AGE, LinkRefused, read_short_link, read_token
 
 
 # One-click POSTs come from mail providers without a CSRF token; the signed token is the proof.
@@ -30,3 +33,15 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "GET":
         return HttpResponse(status=405)
     return render(request, "pages/unsubscribe_confirm.html", {"clinic": patient.clinic})
+
+
+@never_cache
+def short_link(request: HttpRequest, code: str) -> HttpResponse:
+    """A short link from an SMS: 302 to the signed link it stands for (which checks itself
+    again); an unknown code is a 404, a revoked or expired one a 410, with the same page as a
+    refused signed link."""
+    try:
+        link = read_short_link(code, now=timezone.now())
+    except LinkRefused as refused:
+        return link_refused(request, refused)
+    return HttpResponseRedirect(link.target)

@@ -16,17 +16,16 @@ from django.utils.html import escape
 
 from backend.reminders.content import (
     CHANNEL_FILES,
+    EMAIL_ONLY_KINDS,
     LANGUAGES,
     MESSAGE_KINDS,
     PATIENT_KINDS,
     PROVIDER_KINDS,
     REQUIRED_CONTEXT,
     SAFETY_KINDS,
-    SMS_SEGMENT_BUDGET,
     ContentError,
     RenderedMessage,
     render_message,
-    sample_context,
 )
 from backend.reminders.sms_text import (
     GSM7_BASIC,
@@ -35,11 +34,13 @@ from backend.reminders.sms_text import (
     sms_segments,
     to_gsm_friendly,
 )
+from scheduler.privacy import PRIVATE_WORDS
+from tests.backend.reminders.samples import private, sample_context
 
 EMAIL_ROOT = Path(django_settings.BASE_DIR) / "templates" / "email"
 INVALID = "INVALID_VARIABLE"
 CHANNELS = ("subject", "text", "html", "sms")
-STOP_LINE = {"en": "Reply STOP to opt out", "es": "Responda STOP para darse de baja"}
+STOP_LINE = {"en": "Reply STOP to opt out", "es": "Responda STOP para cancelar la suscripcion"}
 CASES = [
     pytest.param(kind, language, worst, id=f"{kind}-{language}-{'worst' if worst else 'normal'}")
     for kind in MESSAGE_KINDS
@@ -49,6 +50,8 @@ CASES = [
 # Kinds whose email body names the treatment when the clinic allows it.
 TREATMENT_KINDS = (
     "preparation_48h",
+    "preparation_evening",
+    "what_to_expect",
     "preparation_2h",
     "day_after",
     "integration_reminder",
@@ -56,15 +59,6 @@ TREATMENT_KINDS = (
     "booster_reminder",
 )
 
-# Drug, route and diagnosis words that must not reach an SMS or a subject (English and Spanish).
-PRIVATE_WORDS = re.compile(
-    r"\b(?:es)?ketamin[ae]?\b|\bspravato\b|\binfusi[oó]n|\bdepressi|\bdepresi[oó]n|\bdepresiv"
-    r"|\bptsd\b|\btept\b|\bsuicid|\banxiety\b|\bansiedad\b|\bpain\b|\bdolor cr[oó]nico"
-    r"|\bpsychedelic|\bpsicod[eé]lic|\bcontrolled substance|\bsustancia controlada"
-    r"|\bbipolar\b|\bschizo|\besquizo|\bopioid|\baddiction\b|\badicci[oó]n\b|\bnarcotic"
-    r"|\bnarc[oó]tic|\bmdma\b|\bpsilocyb|\bpsilocib",
-    re.IGNORECASE,
-)
 # Left behind by an empty variable: "Hi ,", "()", "at ." ...
 EMPTY_PLACEHOLDER = re.compile(r" [,.;:]|\(\s*\)")
 DOUBLE_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")
@@ -88,10 +82,21 @@ def render(kind: str, language: str, *, worst: bool = False, **overrides) -> Ren
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", MESSAGE_KINDS)
-def test_every_kind_has_all_four_files_in_every_language(kind, language):
+def test_every_kind_has_all_its_files_in_every_language(kind, language):
     folder = EMAIL_ROOT / kind if language == "en" else EMAIL_ROOT / kind / language
-    missing = [name for name in CHANNEL_FILES if not (folder / name).is_file()]
+    needed = [n for n in CHANNEL_FILES if n != "sms.txt" or kind not in EMAIL_ONLY_KINDS]
+    missing = [name for name in needed if not (folder / name).is_file()]
     assert missing == [], f"{folder} lacks {missing}"
+    if kind in EMAIL_ONLY_KINDS:  # no text to send by mistake
+        assert not (folder / "sms.txt").exists()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_email_only_kind_refuses_to_render_as_sms(language):
+    context = sample_context("what_to_expect", language)
+    with pytest.raises(ContentError, match="'what_to_expect' is sent by email only"):
+        render_message(kind="what_to_expect", language=language, context=context, channel="sms")
+    assert render_message(kind="what_to_expect", language=language, context=context).sms == ""
 
 
 def test_template_folders_are_exactly_the_message_kinds():
@@ -135,6 +140,9 @@ def test_language_tags_fall_back_to_the_nearest_translation(language, expected):
 @pytest.mark.parametrize(("kind", "language", "worst"), CASES)
 def test_no_unrendered_variable_or_empty_placeholder(kind, language, worst, channel):
     output = getattr(render(kind, language, worst=worst), channel)
+    if channel == "sms" and kind in EMAIL_ONLY_KINDS:
+        assert output == ""
+        return
     assert output.strip()
     assert INVALID not in output
     for leftover in ("{{", "}}", "{%", "%}", "{#", "#}"):
@@ -159,19 +167,6 @@ def test_email_bodies_carry_unsubscribe_link_and_clinic_contact(kind, language, 
         return
     assert unsubscribe in message.text
     assert f'href="{escape(unsubscribe)}"' in message.html
-
-
-@pytest.mark.parametrize(("kind", "language", "worst"), CASES)
-def test_sms_fits_its_gsm7_segment_budget_with_stop_and_clinic_name(kind, language, worst):
-    context = sample_context(kind, language, worst_case=worst)
-    sms = render_message(kind=kind, language=language, context=context).sms
-    assert sms.endswith(STOP_LINE[language])
-    assert to_gsm_friendly(str(context["clinic_name"])) in sms
-    assert "\n" not in sms
-    assert is_gsm7(sms), [char for char in sms if not is_gsm7(char)]
-    assert "\u00a0" not in sms
-    budget = SMS_SEGMENT_BUDGET.get(kind, 1)
-    assert sms_segments(sms) <= budget, (len(sms), sms)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -205,7 +200,7 @@ def test_subject_is_one_short_line(kind, language, worst):
 def test_nothing_names_a_drug_or_diagnosis_when_privacy_is_on(kind, language, worst):
     message = render(kind, language, worst=worst, names_treatment=False)
     for channel in CHANNELS:
-        found = PRIVATE_WORDS.findall(getattr(message, channel))
+        found = private(getattr(message, channel))
         assert found == [], f"{channel} names {found}"
 
 
@@ -213,8 +208,8 @@ def test_nothing_names_a_drug_or_diagnosis_when_privacy_is_on(kind, language, wo
 def test_subject_and_sms_never_name_the_treatment_even_when_allowed(kind, language, worst):
     # Carriers filter texts naming controlled substances; a subject shows on a lock screen.
     message = render(kind, language, worst=worst, names_treatment=True)
-    assert PRIVATE_WORDS.findall(message.subject) == []
-    assert PRIVATE_WORDS.findall(message.sms) == []
+    assert private(message.subject) == []
+    assert private(message.sms) == []
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -258,7 +253,7 @@ def test_html_is_escaped_and_plain_text_and_sms_are_not():
     assert "Dr. O\u2019Neil & Partners Wellness" in message.text
     assert "&amp;" not in message.text
     assert "<b>Jo</b>" in message.text
-    assert message.sms.startswith("Dr. O'Neil & Partners Wellness: ")
+    assert message.sms.startswith("O'Neil & Partners MD: ")
 
 
 def test_sms_normalises_characters_that_force_ucs2():

@@ -200,7 +200,10 @@ def test_due_reminders_go_out_once_through_a_real_worker(
     sent = [i for i, s in statuses.items() if s == "sent"]
     assert sent
     assert DeliveryAttempt.objects.filter(reminder_id__in=ids, success=True).count() == len(sent)
-    assert len(sms_outbox) + len(mailoutbox) == len(sent)
+    # Rows already due at plan time (a provider's readiness notice a day before the session) go
+    # out with them: every message out is one sent row, once.
+    sent_rows = Reminder.objects.filter(plan=plan, status="sent").count()
+    assert len(sms_outbox) + len(mailoutbox) == sent_rows >= len(sent)
 
 
 @pytest.mark.django_db(transaction=True)
