@@ -10,6 +10,7 @@ import pytest
 from backend.patients.models import Patient
 from backend.plans import readiness
 from backend.plans.models import SessionReadiness
+from backend.reminders.sms_text import is_gsm7, sms_segments
 from backend.safety.models import PatientMessage
 from tests.backend.reminders.test_webhooks import inbound_params, signed_post, twiml_messages
 from tests.factories import SHARED_PATIENT_MOBILE, PatientFactory, ProviderFactory, make_plan
@@ -46,6 +47,7 @@ def test_yes_confirms_the_next_session_and_says_so(client, plan, day_before, wor
     assert "confirmed" in reply and plan.patient.first_name in reply
     assert f"{day_before.local_date.day} " in reply  # the session's date, as the patient reads it
     assert PatientMessage.objects.count() == 0
+    assert is_gsm7(reply) and sms_segments(reply) == 1
     patient = Patient.objects.get(pk=plan.patient_id)
     assert patient.may_sms and patient.sms_opted_out_at is None
 
@@ -56,7 +58,7 @@ def test_a_spanish_speaking_patient_answers_si_and_reads_spanish(client, plan, d
     (reply,) = _reply(client, "Sí")
 
     assert readiness.is_confirmed(day_before)
-    assert "confirmada" in reply
+    assert "confirmada" in reply and is_gsm7(reply)
 
 
 def test_yes_from_a_patient_who_opted_out_is_the_opt_in_it_always_was(client, plan, day_before):
