@@ -1,8 +1,9 @@
 """Readiness before a session and the follow-up of a missed one (issue #13), clicked in Debian's
 Chromium with a real Celery worker and the file outboxes `make run` uses:
 
-the patient opens the session's link the day before, ticks the four statements and sends them;
-the page says the session is confirmed, and the coordinator's plan page shows it confirmed by the
+the patient opens the session's link the day before and sends three of the four statements: the
+page says it is not confirmed and the clinic inbox has it; with all four ticked the page says the
+session is confirmed, and the coordinator's plan page shows it confirmed by the
 link. The session then passes without the patient: the coordinator marks it missed from the plan
 page, the welfare-call flag shows there and on the provider's dashboard, the provider's alert goes
 out through the outbox, and the provider acknowledges the flag with the outcome of the call.
@@ -20,7 +21,8 @@ from backend.patients.models import Patient
 from backend.plans import readiness
 from backend.reminders import links
 from backend.reminders.models import Reminder
-from backend.safety.models import Flag
+from backend.safety.models import Flag, PatientMessage
+from tests.browser import axe
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_coordinator_flow import DEMO_PASSWORD
 
@@ -33,6 +35,12 @@ def _wait_for(check, *, seconds: float = 30, what: str):
             return found
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _accessible(page, what: str) -> None:
+    """No serious or critical axe-core (WCAG 2.1 A/AA) violation on the page as it stands."""
+    found = axe.blocking(axe.scan(page)["violations"])
+    assert not found, f"{what}:\n{axe.describe(found)}"
 
 
 def _log_in(page, username: str, next_path: str) -> None:
@@ -59,6 +67,15 @@ def test_readiness_by_link_then_a_missed_session_reaches_a_clinician(
     page.goto(links.patient_item_url(patient, dose.pk))
     statements = page.locator("#readiness-form input[type=checkbox]")
     assert statements.count() == 4
+    _accessible(page, "readiness form")
+    # One statement left unticked: not confirmed, said on the page, and a person hears of it.
+    for field in readiness.FIELDS[:3]:
+        page.check(f"#id_{field}")
+    page.click("#readiness-submit")
+    assert "new medicine" in page.locator("#readiness-not-confirmed").inner_text()
+    assert PatientMessage.objects.get(patient=patient).source == "readiness"
+    assert not readiness.is_confirmed(dose)
+    _accessible(page, "readiness not confirmed")
     for field in readiness.FIELDS:
         page.check(f"#id_{field}")
     screenshot("readiness-form-375px")
