@@ -143,8 +143,12 @@ def build_context(
         # Patients (and whoever reads their screen) see the neutral title; staff their own.
         return protocol_text.item_patient_title(protocol, of, language) if to_patient else of.title
 
-    def patient_link(url: str) -> str:
-        return links.short_url(patient, url) if channel == "sms" else url
+    def patient_link(url: str):
+        if channel != "sms":
+            return url
+        # Django templates call a callable variable: the short link (a row) is made only for
+        # the links the text really carries, once each.
+        return functools.cache(lambda: links.short_url(patient, url))
 
     if to_patient:
         # A patient's signed links go to that patient only: a provider who clicked one would act

@@ -484,3 +484,11 @@ def test_to_gsm_friendly(text, expected):
 
 def test_to_gsm_friendly_keeps_what_has_no_look_alike():
     assert to_gsm_friendly("Hi 王 😀") == "Hi 王 😀"
+
+
+def test_plain_punctuation_keeps_accents_for_a_text_sent_in_ucs2():
+    from backend.reminders.sms_text import to_plain_punctuation
+
+    assert to_plain_punctuation("Su cita cambió al mié\u00a030 \u201cya\u201d") == (
+        'Su cita cambió al mié 30 "ya"'
+    )

@@ -60,3 +60,71 @@ def test_provider_messages_carry_no_patient_link(make_plan):
         assert "ask your clinic's coordinator" in rendered.text
     patient_email = plan.reminders.filter(audience="patient", channel="email").first()
     assert "/unsubscribe/" in messages.render(patient_email).text
+
+
+@pytest.mark.django_db
+def test_patients_read_neutral_titles_and_staff_keep_theirs(make_plan):
+    from icalendar import Calendar
+
+    from tests.backend.conftest import NOW
+
+    plan = make_plan()
+    reminder = plan.reminders.get(key="dosing-1:prep_48h:email")
+    assert reminder.item.title.startswith("Dosing session")
+    rendered = messages.render(reminder, channel="email")
+    assert messages.build_context(reminder)["item_title"] == "Session 1"
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert "Dosing" not in part and "PHQ" not in part
+    email = messages.build_email(reminder, rendered, now=NOW)
+    (event,) = Calendar.from_ical(email.attachments[0][1]).walk("VEVENT")
+    assert str(event["SUMMARY"]) == f"Session 1 · {plan.clinic.sender_name}"
+    task = plan.reminders.filter(message_kind="provider_task_due").first()
+    assert messages.build_context(task)["task_title"] == task.item.title
+
+
+@pytest.mark.django_db
+def test_spanish_emails_name_the_treatment_in_spanish(reminder):
+    reminder.plan.patient.language = "es"
+    reminder.plan.patient.save()
+    reminder.plan.clinic.name_treatment_in_messages = True
+    reminder.plan.clinic.save()
+    context = messages.build_context(reminder)
+    assert context["treatment_name"] == "ketamina" and context["item_title"] == "Sesión 1"
+    text = messages.render(reminder, channel="email").text
+    assert "ketamina" in text and "ketamine" not in text
+
+
+@pytest.mark.django_db
+def test_preparation_gives_the_protocols_fasting_numbers(reminder):
+    protocol = reminder.plan.protocol.engine_protocol()
+    food, liquids = protocol.prep_value("food_hours"), protocol.prep_value("liquids_hours")
+    assert food and liquids
+    text = messages.render(reminder, channel="email").text
+    assert f"no food for {food} hours and no liquids for {liquids} hours" in text
+    assert "as your care team advised" not in text
+
+
+@pytest.mark.django_db
+def test_texts_open_with_the_text_sender_name(make_plan):
+    plan = make_plan()
+    plan.clinic.sms_sender_name = "Harbor Light"
+    plan.clinic.save()
+    reminder = plan.reminders.filter(channel="sms", audience="patient").first()
+    assert messages.render(reminder, channel="sms").sms.startswith("Harbor Light: ")
+
+
+@pytest.mark.django_db
+def test_a_clinic_name_that_names_the_drug_never_becomes_the_sender(make_plan):
+    from tests.backend.conftest import NOW
+
+    plan = make_plan()
+    clinic = plan.clinic
+    # Saved past the form's check (an old row): the messages still refuse to use it.
+    clinic.name, clinic.sender_name, clinic.sms_sender_name = "Mile High Ketamine Center", "", ""
+    clinic.save()
+    sms = plan.reminders.filter(channel="sms", audience="patient").first()
+    assert messages.render(sms, channel="sms").sms.startswith("Your care team: ")
+    email = plan.reminders.get(key="dosing-1:prep_48h:email")
+    outgoing = messages.build_email(email, messages.render(email, channel="email"), now=NOW)
+    assert "Ketamine" not in outgoing.from_email and "Your care team" in outgoing.from_email
+    assert "Ketamine" not in outgoing.text
