@@ -120,6 +120,8 @@ def _unsubscribe_url(patient_id: int, channel: str, _day: dt.date) -> str:
 # are 46 bits: guessing one live code among a million takes about 10^8 tries on average.
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 SHORT_CODE_LENGTH = 8
+# Shown in staff previews: the real length, and never a code (not in the alphabet).
+PREVIEW_CODE = "-" * SHORT_CODE_LENGTH
 
 
 def short_path(code: str) -> str:

@@ -115,10 +115,15 @@ def sender_names(clinic, language: str = "en") -> tuple[str, str]:
 
 
 def build_context(
-    reminder: Reminder, *, with_provider_items: bool = True, channel: str | None = None
+    reminder: Reminder,
+    *,
+    with_provider_items: bool = True,
+    channel: str | None = None,
+    preview: bool = False,
 ) -> dict:
     """The template context of ``reminder``. For ``channel="sms"`` a patient's links are short
-    links (links.short_url); otherwise they are the full signed links."""
+    links (links.short_url); otherwise they are the full signed links. A staff ``preview`` shows
+    a short link of the real length that opens nothing (a patient's link acts as the patient)."""
     plan, clinic, patient = reminder.plan, reminder.plan.clinic, reminder.plan.patient
     item = reminder.item
     to_patient = reminder.audience == Reminder.Audience.PATIENT
@@ -146,6 +151,8 @@ def build_context(
     def patient_link(url: str):
         if channel != "sms":
             return url
+        if preview:
+            return links.absolute(links.short_path(links.PREVIEW_CODE))
         # Django templates call a callable variable: the short link (a row) is made only for
         # the links the text really carries, once each.
         return functools.cache(lambda: links.short_url(patient, url))
@@ -235,18 +242,22 @@ def _flag_context(reminder: Reminder) -> dict:
 
 
 def render(
-    reminder: Reminder, *, with_provider_items: bool = True, channel: str | None = None
+    reminder: Reminder,
+    *,
+    with_provider_items: bool = True,
+    channel: str | None = None,
+    preview: bool = False,
 ) -> RenderedMessage:
-    """The reminder's words on ``channel`` ("email" or "sms"), or on both when None (tests and
-    staff previews): the email with full links, the SMS with short links."""
+    """The reminder's words on ``channel`` ("email" or "sms"), or on both when None (tests): the
+    email with full links, the SMS with short links (``preview``: see build_context)."""
     language = reminder.plan.patient.language if reminder.audience == "patient" else "en"
+    options = {"with_provider_items": with_provider_items, "preview": preview}
     if channel is None:
-        email = render(reminder, with_provider_items=with_provider_items, channel="email")
+        email = render(reminder, channel="email", **options)
         if reminder.message_kind in EMAIL_ONLY_KINDS:
             return email
-        sms = render(reminder, with_provider_items=with_provider_items, channel="sms")
-        return dataclasses.replace(email, sms=sms.sms)
-    context = build_context(reminder, with_provider_items=with_provider_items, channel=channel)
+        return dataclasses.replace(email, sms=render(reminder, channel="sms", **options).sms)
+    context = build_context(reminder, channel=channel, **options)
     return render_message(
         kind=reminder.message_kind, language=language, context=context, channel=channel
     )

@@ -9,8 +9,11 @@ from backend.reminders.models import Reminder
 
 def reminder_text(reminder: Reminder) -> str:
     try:
-        # The channel's own words: an SMS with its short links, an email with its subject.
-        rendered = messages.render(reminder, with_provider_items=False, channel=reminder.channel)
+        # The channel's own words: an SMS with a short link of the real length that opens
+        # nothing (staff must not hold a link that acts as the patient), an email its subject.
+        rendered = messages.render(
+            reminder, with_provider_items=False, channel=reminder.channel, preview=True
+        )
     except (ContentError, KeyError, ValueError) as exc:
         return f"(cannot render: {exc})"
     return rendered.sms if reminder.channel == Reminder.Channel.SMS else rendered.subject

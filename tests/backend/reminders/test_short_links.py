@@ -85,3 +85,13 @@ def test_a_rendered_text_carries_the_short_link_and_its_email_the_signed_one(pla
     email = messages.render(reminder, channel="email")
     assert "/p/" in email.text and "/l/" not in email.text
     assert ShortLink.objects.filter(patient=plan.patient).count() == 1
+
+
+def test_a_staff_preview_shows_a_short_link_that_opens_nothing(client, plan):
+    from backend.reminders.preview import reminder_text
+
+    reminder = plan.reminders.filter(message_kind="assessment_prompt", channel="sms").first()
+    text = reminder_text(reminder)
+    assert f"/l/{links.PREVIEW_CODE}" in text
+    assert not ShortLink.objects.exists()
+    assert client.get(f"/l/{links.PREVIEW_CODE}").status_code == 404
