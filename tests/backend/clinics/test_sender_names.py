@@ -90,3 +90,13 @@ def test_the_admin_form_refuses_a_private_sender_name_and_saves_a_text_sender_na
     assert response.status_code == 302, response.context["adminform"].form.errors
     clinic.refresh_from_db()
     assert clinic.sms_sender_name == "Harbor Light"
+
+
+@pytest.mark.django_db
+def test_the_demo_clinic_and_the_factories_pass_the_sender_checks(clinic):
+    from django.core.management import call_command
+
+    call_command("seed_demo", force=True)
+    for each in [*Clinic.objects.all(), clinic]:
+        each.full_clean()
+        assert each.email_sender_name() and each.sms_sender()
