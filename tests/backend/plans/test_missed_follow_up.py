@@ -13,10 +13,11 @@ from backend.plans import services
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem
 from backend.protocols.models import Protocol
-from backend.reminders import eligibility
+from backend.reminders import delivery, dispatch, eligibility
 from backend.reminders.models import Reminder
 from backend.safety import services as safety
 from backend.safety.models import Flag
+from scheduler.privacy import private_words_in
 from tests.backend.safety.helpers import html_of
 from tests.factories import CoordinatorFactory
 
@@ -171,3 +172,26 @@ def test_the_flag_shows_on_the_dashboard_and_plan_page_until_acknowledged_with_a
     client.force_login(provider.user)
     assert "flag-missed_session" not in html_of(client.get("/provider/"))
     assert set(_welfare_alerts(plan).values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_the_follow_up_is_delivered_to_the_provider_and_the_patient(plan, mailoutbox, sms_outbox):
+    """Through the dispatcher and the channels, with the message kinds' own words: the provider's
+    email leads to the flag; the patient's text names no drug or diagnosis."""
+    _, now = _mark(plan.items.get(key="dosing-1"))
+    flag = Flag.objects.get()
+
+    ids = dispatch.claim_due(now=now)
+    delivery.deliver_many(ids, now=now)
+
+    rows = Reminder.objects.filter(
+        pk__in=ids, message_kind__in=["provider_welfare_call", "session_missed"]
+    )
+    assert {(r.message_kind, r.channel, r.status) for r in rows} == {
+        ("provider_welfare_call", "email", "sent"),
+        ("session_missed", "email", "sent"),
+        ("session_missed", "sms", "sent"),
+    }
+    (to_provider,) = [m for m in mailoutbox if m.to == [plan.provider.user.email]]
+    assert f"/provider/flags/{flag.pk}/" in to_provider.body
+    (text,) = [m for m in sms_outbox if m.to == str(plan.patient.mobile)]
+    assert private_words_in(text.body) == []
