@@ -246,14 +246,16 @@ class Placer(SlotRules):
     ) -> PlannedItem | None:
         """Vital signs, observation: the anchor's start and span, no search, never busy time.
 
-        A re-plan moves it with its session; it cannot be moved on its own.
+        A re-plan moves it with its session (also when it is marked missed); it cannot be moved
+        on its own (rule ``replan.with_anchor``).
         """
         hint = self.hints.get(key)
         if hint is not None and hint.mode == "cancelled":
             return None
         if hint is not None and hint.mode == "fixed" and hint.item is not None:
             return self._commit(hint.item, spec)
-        if hint is not None and hint.mode in ("moved", "missed"):
+        # A missed one follows its session (re-placed or not); a move of its own is refused.
+        if hint is not None and hint.mode == "moved" and hint.start != anchor.start:
             raise PlanningError(
                 f"{key} goes with {anchor.key}: move or mark {anchor.key} instead",
                 rule="replan.with_anchor",

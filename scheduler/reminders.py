@@ -182,7 +182,7 @@ class ReminderBuilder:
             moved_by_quiet = True
         late = send_at < self.now
         if late:
-            send_at = self.now
+            send_at = due_now(self.now)
             if patient_facing and self.patient.is_quiet(send_at):
                 send_at = self._out_of_quiet(send_at, earlier=False)
                 moved_by_quiet = True
@@ -256,3 +256,10 @@ def spec_and_number(item: PlannedItem) -> tuple[str, int]:
         return item.spec_key, instance_number(item.key, item.spec_key)
     head, _, tail = item.key.rpartition("-")
     return (head, int(tail)) if head and tail.isdigit() else (item.key, 1)
+
+
+def due_now(now: datetime) -> datetime:
+    """A send time already past goes at the next whole five minutes (``now`` if on one): the
+    same plan built a minute apart (a preview, then its confirmation) gives the same times."""
+    floor = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    return floor if floor == now else floor + timedelta(minutes=5)

@@ -164,3 +164,24 @@ def test_kap_dosing_has_a_nurse_and_the_therapist_alongside():
 def test_pain_series_count_follows_its_source():
     dosing = library()["chronic-pain-infusion-series"].spec("dosing")
     assert dosing.series.count == 10 and dosing.source == "schwartzman-2009"
+
+
+def test_a_late_message_goes_at_the_next_five_minutes_so_a_preview_matches_its_confirmation():
+    """Built 3 days ahead after 10:00, 'what to expect' is already due; a plan built at 15:01:10
+    and again at 15:03:50 (preview, then confirm) gives the same send time, 15:05."""
+    plans = [
+        build_plan(
+            protocol=iv(),
+            start_date=date(2025, 3, 6),
+            clinic=clinic(),
+            patient=patient(),
+            now=now,
+        )
+        for now in (
+            datetime(2025, 3, 3, 20, 1, 10, tzinfo=UTC),
+            datetime(2025, 3, 3, 20, 3, 50, tzinfo=UTC),
+        )
+    ]
+    assert plans[0].reminders == plans[1].reminders
+    (late,) = [r for r in plans[0].reminders if r.rule == "what_to_expect"]
+    assert late.send_at == datetime(2025, 3, 3, 20, 5, tzinfo=UTC)
