@@ -21,11 +21,19 @@ PREVIEW_MAX_AGE_S = 3600
 
 
 def _preview_fingerprint(inputs: dict, engine_plan) -> str:
-    """A digest of what a preview showed: its inputs and every item and reminder it planned."""
+    """A digest of what a preview showed: its inputs and every item and reminder it planned.
+
+    A reminder whose time had passed goes out "now", which is a different instant at preview and
+    at confirmation; the coordinator saw "now" both times, so that is what the digest holds.
+    """
+    due_now = {n.reminder_key for n in engine_plan.notes if n.code == "reminder.late"}
     shown = (
         sorted((name, str(getattr(value, "pk", value))) for name, value in inputs.items()),
         [(i.key, i.start.isoformat()) for i in engine_plan.items],
-        [(r.key, r.send_at.isoformat(), r.channel) for r in engine_plan.reminders],
+        [
+            (r.key, "now" if r.key in due_now else r.send_at.isoformat(), r.channel)
+            for r in engine_plan.reminders
+        ],
     )
     return hashlib.sha256(repr(shown).encode()).hexdigest()
 
