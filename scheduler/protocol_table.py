@@ -165,10 +165,24 @@ def protocol_table(protocols: Iterable[Protocol] | None = None) -> str:
         f'(listed under each table) or *{CLINIC}*; "clinic may change" marks a cited value a '
         "clinic adapts (`editable_default`). Offsets are from the item's start (`-48h`, "
         "`-1 day at 18:00 patient`); message priorities are one order for all protocols "
-        "(`scheduler/priorities.py`)."
+        "(`scheduler/priorities.py`), not a protocol field."
+    )
+    fields = (
+        "Fields of the protocol files used here: `preparation:` (numbers the preparation "
+        "messages state, each with `source:` or `editable_default: true`), `treatment_names:` "
+        "(email bodies only, when the clinic allows naming the treatment), `missed_session:`; "
+        "per item `before:` (finished before that item starts; the later item moves if it "
+        "must), `with_anchor: true` (a task at its session's start for its whole span, moved "
+        "with it), `checklist:`, `patient_title:` (neutral, checked against the private-word "
+        "list), `parameter_sources:` (`clinic` or a source id per parameter); per rule "
+        "`applies_to:` kinds, item keys or instances (`dosing#first`, `dosing#last`, "
+        "`dosing#2,4`), `quiet_hours: later` (an announcement waits for the end of the "
+        "patient's quiet hours instead of going the evening before) and `covered_by:` (the rule "
+        "whose message stands in when this one is dropped; the plan note says so)."
     )
     return (
-        "\n\n".join([intro, *(_protocol(p) for p in sorted(chosen, key=lambda p: p.slug))]) + "\n"
+        "\n\n".join([intro, fields, *(_protocol(p) for p in sorted(chosen, key=lambda p: p.slug))])
+        + "\n"
     )
 
 

@@ -171,3 +171,45 @@ def test_a_stored_item_key_finds_its_spec():
     assert protocol.spec_of("assessment-repeat-2").key == "assessment-repeat"
     assert protocol.spec_of("rems_enrolment").key == "rems_enrolment"
     assert protocol.spec_of("nothing-1") is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "rule", "field"),
+    [
+        (
+            lambda d: d["reminder_rules"][0].update(quiet_hours="never"),
+            "protocol.type",
+            "reminder_rules[0].quiet_hours",
+        ),
+        (
+            lambda d: d["reminder_rules"][0].update(covered_by="nothing"),
+            "protocol.reference",
+            "reminder_rules[0].covered_by",
+        ),
+        (
+            lambda d: d["items"][0].update(before="check_in#1"),
+            "protocol.reference",
+            "items[0].before",
+        ),
+        (
+            lambda d: d["items"][0].update(parameter_sources={"colour": "clinic"}),
+            "protocol.unknown_field",
+            "items[0].parameter_sources",
+        ),
+        (
+            lambda d: d["items"][0].update(parameter_sources={"count": "nowhere"}),
+            "protocol.reference",
+            "items[0].parameter_sources.count",
+        ),
+        (
+            lambda d: d["items"][0].update(checklist=["ok", ""]),
+            "protocol.type",
+            "items[0].checklist",
+        ),
+    ],
+)
+def test_new_fields_name_field_and_rule(mutate, rule, field):
+    data = iv_dict()
+    mutate(data)
+    error = fails(data)
+    assert (error.rule, error.field) == (rule, field)
