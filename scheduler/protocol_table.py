@@ -56,7 +56,9 @@ def _spec_rows(spec: ItemSpec) -> list[str]:
         rows.append(
             _row(
                 f"{spec.key}: count",
-                f"{series.count} (a plan may choose {series.min_count}-{series.max_count})",
+                f"{series.count} (a plan may choose {series.min_count}-{series.max_count})"
+                if series.min_count != series.max_count
+                else f"{series.count} (fixed)",
                 _source(src("count"), spec.editable_default),
             )
         )
