@@ -128,3 +128,17 @@ def test_a_clinic_name_that_names_the_drug_never_becomes_the_sender(make_plan):
     outgoing = messages.build_email(email, messages.render(email, channel="email"), now=NOW)
     assert "Ketamine" not in outgoing.from_email and "Your care team" in outgoing.from_email
     assert "Ketamine" not in outgoing.text
+
+
+@pytest.mark.django_db
+def test_a_protocol_is_parsed_once_for_all_its_messages(make_plan):
+    from backend.reminders import protocol_text
+
+    plan = make_plan()
+    rows = list(plan.reminders.filter(audience="patient", channel="email")[:5])
+    messages.render(rows[0], channel="email")
+    before = protocol_text._parsed.cache_info()
+    for row in rows[1:]:
+        messages.render(row, channel="email")
+    after = protocol_text._parsed.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
