@@ -24,6 +24,7 @@ from django.db.models import F
 
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
+from scheduler.priorities import MESSAGE_PRIORITY
 
 SESSION_KINDS = {
     PlanItem.Kind.DOSING,
@@ -32,7 +33,7 @@ SESSION_KINDS = {
     PlanItem.Kind.BOOSTER,
 }
 NOTICE_KINDS = ("session_changed", "session_cancelled")
-NOTICE_PRIORITY = 100
+NOTICE_PRIORITY = MESSAGE_PRIORITY["session_changed"]  # one order for all (scheduler.priorities)
 NOTICE_DELAY = dt.timedelta(minutes=2)
 NOTICE_MAX_WAIT = dt.timedelta(minutes=10)
 # The rule name of notices: re-planning leaves these rows alone (the engine did not plan them).

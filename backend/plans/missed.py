@@ -17,39 +17,22 @@ was missed, so marking the same miss twice writes nothing more.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
+from scheduler.priorities import MESSAGE_PRIORITY as ENGINE_PRIORITY
+from scheduler.protocol_params import MissedSession
 
 FOLLOWED_KINDS = (PlanItem.Kind.DOSING, PlanItem.Kind.BOOSTER, PlanItem.Kind.INTEGRATION)
 MESSAGE_KIND = "session_missed"
-MESSAGE_PRIORITY = 90  # above the planned reminders, below staff notices and safety alerts
+MESSAGE_PRIORITY = ENGINE_PRIORITY[MESSAGE_KIND]
 MESSAGE_USEFUL_FOR = dt.timedelta(hours=48)  # long enough to wait out a night's quiet hours
 
 
-@dataclass(frozen=True)
-class MissedConfig:
-    welfare_call: bool = True
-    welfare_call_hours: int = 24
-    patient_message: bool = True
-
-
-def config_of(plan: TreatmentPlan) -> MissedConfig:
-    """The protocol's `missed_session` settings (scheduler.Protocol.missed_session), defaults
-    where the protocol or this version of the engine says nothing."""
-    try:
-        found = getattr(plan.protocol.engine_protocol(), "missed_session", None)
-    except Exception:  # an unreadable definition still gets the safe default
-        found = None
-    if found is None:
-        return MissedConfig()
-    return MissedConfig(
-        welfare_call=bool(getattr(found, "welfare_call", True)),
-        welfare_call_hours=int(getattr(found, "welfare_call_hours", 24)),
-        patient_message=bool(getattr(found, "patient_message", True)),
-    )
+def config_of(plan: TreatmentPlan) -> MissedSession:
+    """The protocol's `missed_session` settings (the engine's defaults where it says nothing)."""
+    return plan.protocol.engine_protocol().missed_session
 
 
 def _patient_message(plan: TreatmentPlan, item: PlanItem, missed_start: dt.datetime, now) -> int:

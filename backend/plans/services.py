@@ -26,7 +26,12 @@ from backend.core.timefmt import local_label
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
 from backend.plans import engine, selectors
-from backend.plans.calendar_notices import SESSION_KINDS, STAFF_RULE, add_calendar_notices
+from backend.plans.calendar_notices import (
+    NOTICE_KINDS,
+    SESSION_KINDS,
+    STAFF_RULE,
+    add_calendar_notices,
+)
 from backend.plans.missed import follow_up_missed
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
@@ -436,11 +441,12 @@ def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = N
 
 def _cancel_pending(plan: TreatmentPlan, reason: str, now: dt.datetime) -> int:
     """Withdraw the plan's pending reminders. A notice of what staff changed still goes out, and
-    so do the alerts of a safety flag: only a clinician's acknowledgement stops those."""
+    so do the alerts of a safety flag: only a clinician's acknowledgement stops those. A kind
+    word after a missed session does not: "call us to rebook" is wrong for a course that ended."""
     return update_with_history(
         Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING)
         .exclude(sending_until__gt=now)
-        .exclude(rule=STAFF_RULE)
+        .exclude(rule=STAFF_RULE, message_kind__in=NOTICE_KINDS)
         .exclude(flag__isnull=False),
         status=Reminder.Status.CANCELLED,
         status_reason=reason[:200],

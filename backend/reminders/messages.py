@@ -224,6 +224,7 @@ FLAG_SOURCES = {
     "sms": "a text message",
     "check_in_note": "a note before a check-in",
     "journal": "a shared journal entry",
+    "missed_session": "a missed session",
 }
 
 
@@ -231,14 +232,21 @@ def _flag_context(reminder: Reminder) -> dict:
     """Who and where from, never what: the answer, the words and the score stay behind login."""
     flag, patient = reminder.flag, reminder.plan.patient
     source = "response" if flag.response_id else (flag.message.source if flag.message_id else "")
+    if flag.kind == flag.Kind.MISSED_SESSION:
+        source = "missed_session"
     waited = max(0, int((reminder.send_at - flag.raised_at).total_seconds() // 60))
-    return {
+    context = {
         "patient_initials": _initials(patient),
         "flag_source": FLAG_SOURCES.get(source, "a patient's message"),
         "minutes_waiting": waited,
         "backup_after_minutes": reminder.plan.clinic.escalation_minutes,
         "link_url": links.absolute(reverse("provider-flag", args=[flag.pk])),
     }
+    if flag.session_start is not None:
+        # The welfare call names when the session was due (a re-plan may have moved the item).
+        when, day, time = _when(flag.session_start, reminder.plan.clinic.time_zone)
+        context.update(item_when=when, item_date=day, item_time=time)
+    return context
 
 
 def render(

@@ -28,6 +28,7 @@ from backend.patients.models import Patient
 from backend.plans import readiness
 from backend.reminders import consent
 from backend.reminders.links import absolute
+from backend.reminders.messages import sender_names
 from backend.reminders.models import Reminder
 from backend.reminders.sms_text import to_gsm_friendly
 from backend.safety import crisis
@@ -186,15 +187,6 @@ def _session_when(item, zone: str, language: str) -> str:
         return date_format(local, WHEN_FORMATS[language])
 
 
-def _texting_name(clinic) -> str:
-    """The clinic's name as its texts give it: the short SMS sender name, never one naming a drug
-    (Clinic.sms_sender), else the sender name as before."""
-    sms_sender = getattr(clinic, "sms_sender", None)
-    if callable(sms_sender):
-        return sms_sender()
-    return clinic.sender_name or clinic.name
-
-
 def _confirm_readiness(patients, now) -> str | None:
     """Confirm the one session a YES can mean; the reply to send, or None if there is none.
 
@@ -211,7 +203,7 @@ def _confirm_readiness(patients, now) -> str | None:
         return None
     patient = candidates[0][0]
     language = patient.language if patient.language in READY_REPLY else "en"
-    contact = _texting_name(patient.clinic) or {"en": "your clinic", "es": "su clínica"}[language]
+    contact = sender_names(patient.clinic, language)[1]
     if patient.clinic.phone:
         contact += f" {patient.clinic.phone.as_national}"
     if len(candidates) > 1:

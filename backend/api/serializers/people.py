@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
@@ -22,9 +23,21 @@ class ClinicSerializer(serializers.ModelSerializer):
         model = Clinic
         fields = [
             "id", "name", "time_zone", "opening_hours", "slot_minutes", "holiday_country",
-            "holiday_subdivision", "sender_name", "sender_email", "phone", "sms_from_number",
-            "name_treatment_in_messages", "sms_daily_limit", "sms_weekly_limit",
+            "holiday_subdivision", "sender_name", "sms_sender_name", "sender_email", "phone",
+            "sms_from_number", "name_treatment_in_messages", "sms_daily_limit", "sms_weekly_limit",
         ]  # fmt: skip
+
+    def validate(self, attrs):
+        """The model's own rules for the names patients see (Clinic.clean: no drug or diagnosis
+        word in a sender name), so the API and the admin refuse the same names."""
+        names = ("name", "sender_name", "sms_sender_name")
+        current = {f: getattr(self.instance, f) for f in names} if self.instance else {}
+        candidate = Clinic(**{**current, **{f: attrs[f] for f in names if f in attrs}})
+        try:
+            candidate.clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
 
 
 class ProviderSerializer(serializers.ModelSerializer):

@@ -253,6 +253,15 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
             out.append(("/" + path.replace("<str:token>", side.token), f"token:{name}", None))
             out.append(("/" + path.replace("<str:token>", "forged-token"), "token:forged", None))
         return out
+    if "<str:code>" in route:
+        out = []
+        for side in sides.values():
+            patient = side.objects["patients.patient"]
+            short = links.short_url(patient, links.patient_schedule_url(patient))
+            # A short link only redirects to its patient's own signed link; a made-up one is 404.
+            out.append(("/" + route.replace("<str:code>", short.rsplit("/", 1)[-1]), None, None))
+        out.append(("/" + route.replace("<str:code>", "Zz9Zz9Zz"), "token:forged", None))
+        return out
     if route.startswith("provider/") and "<int:" in route:
         parameter = re.search(r"<int:(\w+)>", route).group(1)
         label = {

@@ -13,6 +13,7 @@ from backend.plans import services
 from backend.plans.calendar_notices import NOTICE_DELAY, NOTICE_MAX_WAIT, unnotified
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
+from scheduler.titles import patient_title
 from tests.backend.conftest import NOW
 
 
@@ -222,7 +223,9 @@ def test_moving_or_cancelling_a_session_sends_its_calendar_update(make_plan, mai
     notice.refresh_from_db()
     assert notice.status == "sent"
     (mail,) = [m for m in mailoutbox if "appointments have changed" in m.subject]
-    assert "Dosing session 4: on" in mail.body and "is cancelled" in mail.body
+    # The patient reads the neutral title, never the staff one ("Dosing session 4").
+    assert "Session 4: on" in mail.body and "is cancelled" in mail.body
+    assert "Dosing" not in mail.body
     methods = sorted(mimetype.split("method=")[1] for _, _, mimetype in mail.attachments)
     assert methods == ["CANCEL", "REQUEST"]
     # Told: nothing is left to tell until the next change.
@@ -365,7 +368,7 @@ def test_one_reschedule_that_moves_many_sessions_sends_one_notice_listing_them(
     (mail,) = [m for m in mailoutbox if "appointments have changed" in m.subject]
     assert f"{len(moved)} of your appointments have changed" == mail.subject
     for item in moved:
-        assert item.title in mail.body
+        assert f"{patient_title(item.kind, item.key)}: on" in mail.body
     ((_, raw, mimetype),) = mail.attachments
     assert "method=REQUEST" in mimetype
     from icalendar import Calendar

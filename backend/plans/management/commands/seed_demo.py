@@ -83,6 +83,7 @@ class Command(BaseCommand):
                 "time_zone": "America/New_York",
                 "holiday_country": "US",
                 "sender_name": "Harbor Light Clinic",
+                "sms_sender_name": "Harbor Light",
                 "sender_email": "care@harborlight.example",
                 "phone": "+12025550100",
                 "opening_hours": {str(d): [["08:00", "18:00"]] for d in range(6)},
