@@ -13,7 +13,7 @@ from backend.clinics.models import ClosedDate
 from tests.backend.plans.test_admin import change_url, coordinator_client, home, plan  # noqa: F401
 from tests.factories import make_plan
 
-PAGE_BUDGET = 100_000  # bytes of HTML for a 28-item plan (six sessions with their vital-signs tasks)
+PAGE_BUDGET = 100_000  # bytes of HTML for a 28-item plan (6 sessions, their vitals tasks)
 ENGINE_KEY = re.compile(r"\b[a-z_]+-\d+:[a-z_0-9]+|\b[a-z]+_[a-z0-9_]+\b:\w+")
 
 
