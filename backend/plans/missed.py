@@ -30,6 +30,24 @@ MESSAGE_PRIORITY = ENGINE_PRIORITY[MESSAGE_KIND]
 MESSAGE_USEFUL_FOR = dt.timedelta(hours=48)  # long enough to wait out a night's quiet hours
 
 
+KEY_PREFIX = "missed"
+_KEY_TIME = "%Y%m%dT%H%M"
+
+
+def _key(item_key: str, missed_start: dt.datetime, channel: str) -> str:
+    stamp = missed_start.astimezone(dt.UTC).strftime(_KEY_TIME)
+    return f"{KEY_PREFIX}:{item_key}:{stamp}:{channel}"
+
+
+def missed_start_of(reminder: Reminder) -> dt.datetime | None:
+    """When the session a `session_missed` row is about was due: its key holds it, because a
+    re-plan may since have moved the item the row points at (the message is about the miss)."""
+    parts = reminder.key.split(":")
+    if len(parts) != 4 or parts[0] != KEY_PREFIX:
+        return None
+    return dt.datetime.strptime(parts[2], _KEY_TIME).replace(tzinfo=dt.UTC)
+
+
 def config_of(plan: TreatmentPlan) -> MissedSession:
     """The protocol's `missed_session` settings (the engine's defaults where it says nothing)."""
     return plan.protocol.engine_protocol().missed_session
@@ -41,7 +59,7 @@ def _patient_message(plan: TreatmentPlan, item: PlanItem, missed_start: dt.datet
     channels = [channel for channel, allowed in reachable.items() if allowed]
     written = 0
     for channel in channels:
-        key = f"missed:{item.key}:{missed_start:%Y%m%dT%H%M}:{channel}"
+        key = _key(item.key, missed_start, channel)
         _, created = Reminder.objects.get_or_create(
             plan=plan,
             key=key,

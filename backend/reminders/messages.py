@@ -15,6 +15,7 @@ from django.utils import translation
 from django.utils.formats import date_format
 
 from backend.plans.calendar_notices import NOTICE_KINDS, unnotified
+from backend.plans.missed import missed_start_of
 from backend.plans.models import PlanItem
 from backend.reminders import links, protocol_text
 from backend.reminders.channels import OutgoingEmail, OutgoingSms
@@ -176,6 +177,9 @@ def build_context(
                 if reminder.message_kind == "journal_prompt"
                 else links.patient_item_url(patient, item.pk)
             )
+    if reminder.message_kind == "session_missed" and (missed := missed_start_of(reminder)):
+        when, day, time = _when(missed, zone, language)
+        context.update(item_when=when, item_date=day, item_time=time)
     if reminder.message_kind in NOTICE_KINDS:
         sessions = notice_sessions(reminder)
         context["sessions"] = [

@@ -13,7 +13,7 @@ from backend.plans import services
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem
 from backend.protocols.models import Protocol
-from backend.reminders import delivery, dispatch, eligibility
+from backend.reminders import delivery, dispatch, eligibility, messages
 from backend.reminders.models import Reminder
 from backend.safety import services as safety
 from backend.safety.models import Flag
@@ -83,17 +83,37 @@ def test_a_missed_dose_that_is_re_planned_is_followed_up_and_a_double_click_is_r
     assert all(f"{missed_start:%Y%m%dT%H%M}" in r.key for r in rows)
 
 
-def test_a_later_re_plan_never_withdraws_the_patients_message(plan):
+def test_a_later_re_plan_never_withdraws_the_patients_message_a_pause_does(plan):
     dose, later = plan.items.get(key="dosing-1"), plan.items.get(key="dosing-4")
     _, now = _mark(dose)
 
     services.item_reschedule(
         item=later, new_start=later.start + dt.timedelta(days=1), now=now + dt.timedelta(minutes=1)
     )
-    services.plan_pause(plan=plan, now=now + dt.timedelta(minutes=2))
-
     assert set(_missed_rows(plan).values_list("status", flat=True)) == {"scheduled"}
+
+    # A pause stops the patient's messages ("call us to rebook" no longer fits); the welfare
+    # call is staff's, and only a clinician's acknowledgement closes it.
+    services.plan_pause(plan=plan, now=now + dt.timedelta(minutes=2))
+    assert set(_missed_rows(plan).values_list("status", flat=True)) == {"cancelled"}
     assert set(_welfare_alerts(plan).values_list("status", flat=True)) == {"scheduled"}
+
+
+def test_the_message_after_a_re_planned_miss_names_when_the_session_was_due(plan, mailoutbox):
+    dose = plan.items.get(key="dosing-1")
+    zone = plan.patient.time_zone
+    missed_when = messages._when(dose.start, zone)[0]
+    _, now = _mark(dose, replan=True)
+    dose.refresh_from_db()
+    moved_when = messages._when(dose.start, zone)[0]
+    assert moved_when != missed_when
+
+    delivery.deliver_many(dispatch.claim_due(now=now), now=now)
+
+    (mail,) = [m for m in mailoutbox if m.to == [plan.patient.email]]
+    assert mail.subject == "We missed you"
+    date, time = missed_when.split(", ")
+    assert f"{date} at {time}" in mail.body and moved_when.split(", ")[1] not in mail.body
 
 
 def test_an_integration_session_is_followed_up_a_check_in_is_not(plan):
