@@ -1,7 +1,8 @@
 """One priority order for every message kind: safety first, prompts last.
 
-The SMS budget (``budget``) grants texts in this order when a patient's day or week is full, and
-the dispatcher may use it to order a batch. It is stated here once and is not a protocol field:
+The SMS budget (``budget``) grants texts in this order when a patient's day or week is full, when
+a plan is built or re-planned; the backend stores each row's priority from here too (change
+notices and the missed-session message included). It is stated here once and is not a protocol field:
 when priorities were per rule, a protocol that ranked questionnaire prompts (70) above the
 day-after text (60) lost every day-after text of a six-session IV course under the TCPA budget
 of three texts a week. The day after a dose carries the safety advice (no driving until after a
@@ -11,7 +12,7 @@ patient to act (questionnaires, check-ins, journal) comes last, and staff messag
 patient budget counts, come after every patient message.
 
 Values are spaced so a kind can be slotted in without renumbering; all stay below the backend's
-safety alerts and change notices (100).
+safety alerts to staff (100), which no patient budget counts.
 """
 
 from __future__ import annotations

@@ -74,13 +74,28 @@ def test_an_08_00_session_drops_the_day_of_text_and_says_the_evening_covers_it()
 
 
 @pytest.mark.parametrize("slug", sorted(library()))
-def test_readiness_check_goes_to_the_provider_a_day_before_each_dose(slug):
+def test_readiness_check_goes_a_day_before_and_only_after_the_patient_was_asked(slug):
+    """The provider is told a session is not confirmed only once the patient has been asked (by
+    the 48-hour or the evening-before message): an alert before the ask is a false alarm. Daily
+    infusions are asked about the evening before, after a day-before alert would go, so the pain
+    series alerts for its first infusion only."""
     plan = plan_at(time(10), slug)
-    for dose in doses(plan):
-        (check,) = [r for r in plan.reminders_for(dose.key) if r.rule == "readiness_check"]
+    checks = {r.item_key: r for r in plan.reminders if r.rule == "readiness_check"}
+    all_doses = [d.key for d in doses(plan)]
+    expected = all_doses[:1] if slug == "chronic-pain-infusion-series" else all_doses
+    assert sorted(checks) == sorted(expected)
+    for key, check in checks.items():
         assert (check.audience, check.channel) == ("provider", "email")
         assert check.message_kind == "provider_readiness_missing"
-        assert check.send_at == dose.start - timedelta(hours=24)
+        assert check.send_at == plan.item(key).start - timedelta(hours=24)
+        asked = [
+            r
+            for r in plan.reminders_for(key)
+            if r.audience == "patient"
+            and r.message_kind in ("preparation_48h", "preparation_evening")
+            and r.send_at < check.send_at
+        ]
+        assert asked, f"{key}: the provider would hear of it before the patient was asked"
 
 
 @pytest.mark.parametrize("slug", sorted(library()))
