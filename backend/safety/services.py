@@ -171,8 +171,8 @@ def flag_missed_session(
 ) -> Flag | None:
     """A welfare call for staff when a session is marked missed: a flag on the dashboard and the
     plan page until a clinician acknowledges it with the call's outcome, and an email to the
-    plan's provider, due at once. No backup escalation: it is a task, not an alarm (an urgent
-    flag is the path for a patient in danger).
+    plan's provider and the clinic's on-call contact, due at once. No backup escalation: it is a
+    task, not an alarm (an urgent flag is the path for a patient in danger).
 
     One open flag per session: marking it missed again (a double click, or the admin and the
     API at once) adds nothing while the first is open. Returns None when nothing was raised.
@@ -196,15 +196,18 @@ def flag_missed_session(
         reasons=[f"{item.title} on {when} was missed: call within {call_within_hours} hours"],
         raised_at=now,
     )
-    _alert(
-        flag,
-        to=plan.provider,
-        kind=WELFARE_KIND,
-        send_at=now,
-        useful_for=dt.timedelta(hours=call_within_hours),
-        channels=(Reminder.Channel.EMAIL,),
-        tag="provider",
-    )
+    # The clinic's on-call contact hears of it too: a Friday no-show must not wait for the
+    # plan's provider to be back on Monday.
+    for person in _first_responders(flag):
+        _alert(
+            flag,
+            to=person,
+            kind=WELFARE_KIND,
+            send_at=now,
+            useful_for=dt.timedelta(hours=call_within_hours),
+            channels=(Reminder.Channel.EMAIL,),
+            tag="provider",
+        )
     return flag
 
 

@@ -19,7 +19,7 @@ from backend.safety import services as safety
 from backend.safety.models import Flag
 from scheduler.privacy import private_words_in
 from tests.backend.safety.helpers import html_of
-from tests.factories import CoordinatorFactory
+from tests.factories import CoordinatorFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +215,15 @@ def test_the_follow_up_is_delivered_to_the_provider_and_the_patient(plan, mailou
     assert f"/provider/flags/{flag.pk}/" in to_provider.body
     (text,) = [m for m in sms_outbox if m.to == str(plan.patient.mobile)]
     assert private_words_in(text.body) == []
+
+
+def test_the_on_call_contact_is_told_of_the_welfare_call_too(plan):
+    """A no-show on a Friday must not wait for the plan's provider to be back on Monday."""
+    on_call = ProviderFactory(clinic=plan.clinic)
+    plan.clinic.on_call_contact = on_call
+    plan.clinic.save(update_fields=["on_call_contact"])
+
+    _mark(plan.items.get(key="dosing-1"))
+
+    told = set(_welfare_alerts(plan).values_list("provider", flat=True))
+    assert told == {plan.provider.pk, on_call.pk}
