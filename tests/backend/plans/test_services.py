@@ -368,7 +368,7 @@ def test_one_reschedule_that_moves_many_sessions_sends_one_notice_listing_them(
     (mail,) = [m for m in mailoutbox if "appointments have changed" in m.subject]
     assert f"{len(moved)} of your appointments have changed" == mail.subject
     for item in moved:
-        assert f"{patient_title(item.kind, item.key)}: on" in mail.body
+        assert f"- {patient_title(item.kind, item.key)}: now" in mail.body
     ((_, raw, mimetype),) = mail.attachments
     assert "method=REQUEST" in mimetype
     from icalendar import Calendar
