@@ -2,8 +2,8 @@
 
 The SMS budget (``budget``) grants texts in this order when a patient's day or week is full, when
 a plan is built or re-planned; the backend stores each row's priority from here too (change
-notices and the missed-session message included). It is stated here once and is not a protocol field:
-when priorities were per rule, a protocol that ranked questionnaire prompts (70) above the
+notices and the missed-session message included). It is stated here once and is not a protocol
+field: when priorities were per rule, a protocol that ranked questionnaire prompts (70) above the
 day-after text (60) lost every day-after text of a six-session IV course under the TCPA budget
 of three texts a week. The day after a dose carries the safety advice (no driving until after a
 restful sleep, which symptoms need the emergency number), so it outranks everything; the

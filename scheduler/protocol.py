@@ -213,14 +213,16 @@ class ItemSpec:
 class ReminderRule:
     """How items become messages.
 
-    ``offset`` is measured from the item's start (see ``offsets``). ``timing`` says which way
-    quiet hours push it: an ``announce`` message moves earlier, a ``follow_up`` later. The useful
-    window ``[not_before, not_after]`` (offsets too) decides when a moved message is dropped;
+    ``offset`` (and ``not_before``/``not_after``) is measured from the item's start (see
+    ``offsets``), or from its end (observation included) with ``measured_from: end``: advice for the
+    evening after a session follows discharge, however long the clinic observes. ``timing`` says
+    which way quiet hours push it: an ``announce`` message moves earlier, a ``follow_up`` later. The
+    useful window ``[not_before, not_after]`` (offsets too) decides when a moved message is dropped;
     by default an announcement may go up to 12 h earlier and no later than the item's start, a
-    follow-up up to 12 h later. ``quiet_hours: later`` makes an announcement wait for the end of
-    the quiet hours instead (a "leave for your session" text before an early session), still
-    within its window; ``covered_by`` names the rule whose message stands in when this one is
-    dropped, and the plan note says so. ``repeat`` sends it on that many consecutive days.
+    follow-up up to 12 h later. ``quiet_hours: later`` makes an announcement wait for the end of the
+    quiet hours instead (a "leave for your session" text before an early session), still within its
+    window; ``covered_by`` names the rule whose message stands in when this one is dropped, and the
+    plan note says so. ``repeat`` sends it on that many consecutive days.
 
     ``applies_to`` lists item kinds, spec keys, or instances of a spec (``dosing#first``,
     ``dosing#last``, ``dosing#2,4``). ``priority`` is not a field: it comes from the message kind
@@ -243,6 +245,7 @@ class ReminderRule:
     note: str | None = None
     quiet_hours: str | None = None
     covered_by: str | None = None
+    measured_from: str = "start"
 
     @property
     def priority(self) -> int:
@@ -283,6 +286,8 @@ class ReminderRule:
                 out[name] = getattr(self, name)
         if self.requires_attended:
             out["requires_attended"] = True
+        if self.measured_from != "start":
+            out["measured_from"] = self.measured_from
         if self.repeat != 1:
             out["repeat"] = self.repeat
         if self.editable_default:

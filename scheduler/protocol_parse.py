@@ -241,6 +241,9 @@ def _rule(data: Any, path: str) -> ReminderRule:
     for entry in applies:
         if "#" in entry:
             ref(entry, f"{path}.applies_to")
+    measured_from = get(data, "measured_from", path, str, default="start")
+    if measured_from not in ("start", "end"):
+        raise fail("must be 'start' or 'end'", "protocol.type", f"{path}.measured_from")
     quiet = get(data, "quiet_hours", path, str, default=None)
     if quiet not in (None, "earlier", "later"):
         raise fail("must be 'earlier' or 'later'", "protocol.type", f"{path}.quiet_hours")
@@ -269,6 +272,7 @@ def _rule(data: Any, path: str) -> ReminderRule:
         note=get(data, "note", path, str, default=None),
         quiet_hours=quiet,
         covered_by=get(data, "covered_by", path, str, default=None),
+        measured_from=measured_from,
     )
 
 

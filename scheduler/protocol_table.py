@@ -110,8 +110,8 @@ def _rule_row(rule: ReminderRule) -> str:
         window.append("after quiet hours")
     value = (
         f"{rule.message_kind} to the {rule.audience} by {'/'.join(rule.channels)} at "
-        f"{rule.offset} from {', '.join(rule.applies_to)}"
-        + (f" ({'; '.join(window)})" if window else "")
+        f"{rule.offset} from {'the end of ' if rule.measured_from == 'end' else ''}"
+        f"{', '.join(rule.applies_to)}" + (f" ({'; '.join(window)})" if window else "")
     )
     return _row(
         f"rule {rule.id}", value, _source(rule.source, rule.editable_default and bool(rule.source))
@@ -178,9 +178,11 @@ def protocol_table(protocols: Iterable[Protocol] | None = None) -> str:
         "with it), `checklist:`, `patient_title:` (neutral, checked against the private-word "
         "list), `parameter_sources:` (`clinic` or a source id per parameter); per rule "
         "`applies_to:` kinds, item keys or instances (`dosing#first`, `dosing#last`, "
-        "`dosing#2,4`), `quiet_hours: later` (an announcement waits for the end of the "
-        "patient's quiet hours instead of going the evening before) and `covered_by:` (the rule "
-        "whose message stands in when this one is dropped; the plan note says so)."
+        "`dosing#2,4`), `measured_from: end` (offsets from the session's end, observation "
+        "included, instead of its start), `quiet_hours: later` (an announcement waits for the "
+        "end of the patient's quiet hours instead of going the evening before) and "
+        "`covered_by:` (the rule whose message stands in when this one is dropped; the plan "
+        "note says so)."
     )
     return (
         "\n\n".join([intro, fields, *(_protocol(p) for p in sorted(chosen, key=lambda p: p.slug))])

@@ -100,9 +100,9 @@ class ReminderBuilder:
         )
         return (fallback,)
 
-    def _apply(self, offset: Offset, item: PlannedItem) -> datetime:
+    def _apply(self, offset: Offset, item: PlannedItem, rule: ReminderRule) -> datetime:
         return offset.apply(
-            item.start,
+            item.end if rule.measured_from == "end" else item.start,
             item_zone=get_zone(item.time_zone),
             patient_zone=self.patient.zone,
             clinic=self.clinic,
@@ -116,9 +116,9 @@ class ReminderBuilder:
         for index in range(rule.repeat):
             if index:
                 step = OffsetTerm(sign=1, amount=index, unit="days", zone=repeat_zone)
-                planned = self._apply(Offset(rule.offset, (*offset.terms, step)), item)
+                planned = self._apply(Offset(rule.offset, (*offset.terms, step)), item, rule)
             else:
-                planned = self._apply(offset, item)
+                planned = self._apply(offset, item, rule)
             not_before, not_after = self._window(item, rule, planned)
             for channel in channels:
                 key = reminder_key(item.key, rule.id, channel, index if rule.repeat > 1 else None)
@@ -148,11 +148,11 @@ class ReminderBuilder:
         """The useful window of one send: explicit offsets, else the documented defaults."""
         announce = rule.timing == "announce"
         if rule.not_before is not None:
-            not_before = self._apply(parse_offset(rule.not_before), item)
+            not_before = self._apply(parse_offset(rule.not_before), item, rule)
         else:
             not_before = planned - DEFAULT_ANNOUNCE_LEAD if announce else planned
         if rule.not_after is not None:
-            not_after = self._apply(parse_offset(rule.not_after), item)
+            not_after = self._apply(parse_offset(rule.not_after), item, rule)
         else:
             not_after = item.start if announce else planned + DEFAULT_FOLLOW_UP_GRACE
         # A repeat of a follow-up is worth sending from its own planned time on.

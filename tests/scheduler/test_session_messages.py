@@ -4,12 +4,14 @@ timing the built-in protocols give their other messages."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler import PlanOptions, build_plan
+from scheduler import PlanningError, PlanOptions, build_plan
+from scheduler.protocol_parse import rule_from_dict
 
 from .helpers import assert_reminder_invariants, clinic, iv, library, patient
 
@@ -144,6 +146,48 @@ def test_pain_series_day_after_advice_never_arrives_during_a_session():
         assert not any(d.start <= reminder.send_at < d.end for d in sessions), reminder
     last = sessions[-1]
     assert f"{last.key}:day_after:sms" in {r.key for r in after}
+
+
+@pytest.mark.parametrize("observation", [60, 120, 180])
+def test_the_evening_after_advice_follows_discharge_however_long_the_observation(observation):
+    """``measured_from: end``: an hour after the session ends (observation included), so a
+    clinic that observes longer never has the advice arrive while the patient is still there."""
+    protocol = library()["chronic-pain-infusion-series"]
+    dosing = protocol.spec("dosing")
+    longer = replace(
+        protocol,
+        items=tuple(
+            replace(spec, observation_minutes=observation) if spec is dosing else spec
+            for spec in protocol.items
+        ),
+    )
+    plan = build_plan(
+        protocol=longer,
+        start_date=date(2025, 3, 3),
+        clinic=clinic(),
+        patient=patient(),
+        now=datetime(2025, 3, 1, 12, tzinfo=UTC),
+    )
+    evenings = [r for r in plan.reminders if r.rule == "evening_after"]
+    assert evenings
+    for reminder in evenings:
+        session = plan.item(reminder.item_key)
+        assert session.end - session.start == timedelta(minutes=240 + observation)
+        assert reminder.send_at == session.end + timedelta(hours=1)
+
+
+def test_measured_from_accepts_start_or_end_only():
+    rule = {
+        "id": "x",
+        "applies_to": ["dosing"],
+        "offset": "+1h",
+        "message_kind": "day_after",
+        "measured_from": "discharge",
+    }
+    with pytest.raises(PlanningError) as caught:
+        rule_from_dict(rule)
+    assert caught.value.field == "reminder_rule.measured_from"
+    assert rule_from_dict({**rule, "measured_from": "end"}).to_dict()["measured_from"] == "end"
 
 
 def test_esketamine_repeats_the_phq9_the_day_before_doses_5_9_and_13():
