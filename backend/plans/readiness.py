@@ -2,15 +2,17 @@
 confirmed by link or by a text reply YES, and what happens when one is not.
 
 A session is confirmed when the patient ticks all four statements (fasting as instructed, a ride
-home, no alcohol or sedatives, no new medicines) on the session's page, or replies YES to the text
-that lists them. A statement left unticked, and anything the patient writes in "anything we should
-know", is never just stored: it goes to the clinic inbox as a message (where words of distress
-raise an urgent flag, backend.safety), because a person has to read it before the session. The
-coordinator's alert at T-24 h (`provider_readiness_missing`) is skipped at send time once the
-session is confirmed (backend.reminders.eligibility).
+home, no alcohol and sedatives only as prescribed, no new medicines) on the session's page, or
+replies YES to the evening-before text that lists them (NO reaches the clinic inbox). A statement
+left unticked, and anything the patient writes in "anything we should know", is never just
+stored: it goes to the clinic inbox as a message (where words of distress raise an urgent flag,
+backend.safety), because a person has to read it before the session. The coordinator's alert at
+T-24 h (`provider_readiness_missing`) is skipped at send time once the session is confirmed
+(backend.reminders.eligibility).
 
 The statements carry the protocol's own numbers where it has them ("I will not eat for 2 hours
-and not drink for 30 minutes before my session"): `Protocol.preparation` in scheduler/protocol.py.
+and not drink for 30 minutes before my session"), read as the messages read them
+(backend.reminders.protocol_text.preparation_context).
 """
 
 from __future__ import annotations
@@ -25,45 +27,51 @@ from django.db.models import F
 
 from backend.core.timefmt import local_label
 from backend.plans.models import PlanItem, SessionReadiness, TreatmentPlan
+from backend.reminders import protocol_text
 
 READINESS_KINDS = (PlanItem.Kind.DOSING, PlanItem.Kind.BOOSTER)
 # Confirming further ahead would promise things (no alcohol, no new medicines) nobody can know yet;
 # the text reply YES looks this far ahead for the session it means.
 OPENS_BEFORE = dt.timedelta(hours=72)
-# Sessions closer than this with no confirmation are shown in red to the coordinator.
+# Sessions closer than this with no confirmation are shown in red to the coordinator: the offset
+# of the protocols' `readiness_check` rule ("-24h", the coordinator's alert), kept here because the
+# staff pages read many sessions of many protocols at once.
 LATE_WITHIN = dt.timedelta(hours=24)
 FIELDS = ("fasting", "ride_home", "no_alcohol", "no_new_medicines")
 NOTE_MAX = 2000
 
 # --- the statements, in the patient's language -----------------------------------------------
 
-UNITS = {
-    "en": {"hours": ("hour", "hours"), "minutes": ("minute", "minutes")},
-    "es": {"hours": ("hora", "horas"), "minutes": ("minuto", "minutos")},
-}
+# The numbers come from backend.reminders.protocol_text.preparation_context, the one reading of a
+# protocol's preparation that the messages use too; only the sentences are worded here.
 WORDS = {
     "en": {
         "fasting_food_liquids": "I will not eat for {food} and not drink for {liquids} before my "
         "session.",
         "fasting_food": "I will not eat for {food} before my session.",
+        "fasting_liquids": "I will not drink for {liquids} before my session.",
         "fasting_any": "I will follow the eating and drinking instructions my care team gave me.",
         "ride_home": "I have arranged a ride home, and I will not drive until the next day after "
         "a restful sleep.",
-        "no_alcohol_hours": "I will not drink alcohol or take sedatives for {hours} before my "
-        "session.",
-        "no_alcohol": "I will not drink alcohol or take sedatives before my session.",
+        "no_alcohol_hours": "I will not drink alcohol for {hours} before, and I take my sedative, "
+        "sleep or pain medicines only as my prescriber told me.",
+        "no_alcohol": "I will not drink alcohol before my session, and I take my sedative, sleep "
+        "or pain medicines only as my prescriber told me.",
         "no_new_medicines": "I have not started any new medicine since my last visit.",
     },
     "es": {
         "fasting_food_liquids": "No comeré durante {food} ni beberé durante {liquids} antes de mi "
         "sesión.",
         "fasting_food": "No comeré durante {food} antes de mi sesión.",
+        "fasting_liquids": "No beberé durante {liquids} antes de mi sesión.",
         "fasting_any": "Seguiré las indicaciones sobre comida y bebida que me dio mi equipo de "
         "atención.",
-        "ride_home": "Tengo quién me lleve a casa, y no manejaré hasta el día siguiente, después "
-        "de dormir bien.",
-        "no_alcohol_hours": "No tomaré alcohol ni sedantes durante {hours} antes de mi sesión.",
-        "no_alcohol": "No tomaré alcohol ni sedantes antes de mi sesión.",
+        "ride_home": "Tengo quién maneje por mí de regreso a casa, y no manejaré hasta el día "
+        "siguiente, después de dormir bien.",
+        "no_alcohol_hours": "No tomaré alcohol durante {hours} antes, y tomo mis sedantes y mis "
+        "medicamentos para dormir o para el dolor solo como me indicó quien me los recetó.",
+        "no_alcohol": "No tomaré alcohol antes de mi sesión, y tomo mis sedantes y mis "
+        "medicamentos para dormir o para el dolor solo como me indicó quien me los recetó.",
         "no_new_medicines": "No he empezado ningún medicamento nuevo desde mi última visita.",
     },
 }
@@ -73,57 +81,37 @@ def _language(language: str) -> str:
     return language if language in WORDS else "en"
 
 
-def _amount(value, unit: str, language: str) -> str:
-    """2 -> "2 hours", 1 -> "1 hour", 1.5 -> "1.5 hours" (never "2.0")."""
-    number = int(value) if float(value).is_integer() else value
-    one, many = UNITS[_language(language)][unit]
-    return f"{number} {one if number == 1 else many}"
-
-
-def prep_value(protocol, key: str):
-    """A preparation number of the protocol (scheduler `Protocol.preparation`), or None where the
-    protocol has none. Read defensively: a protocol without `preparation` has no numbers."""
-    if protocol is None:
-        return None
-    reader = getattr(protocol, "prep_value", None)
-    if callable(reader):
-        return reader(key)
-    param = (getattr(protocol, "preparation", None) or {}).get(key)
-    return getattr(param, "value", param)
-
-
-def _fasting(protocol, language: str) -> str:
-    words = WORDS[_language(language)]
-    food = prep_value(protocol, "food_hours")
-    liquid_h = prep_value(protocol, "liquids_hours")
-    liquid_m = prep_value(protocol, "liquids_minutes")
-    liquids = (
-        _amount(liquid_h, "hours", language)
-        if liquid_h is not None
-        else _amount(liquid_m, "minutes", language)
-        if liquid_m is not None
-        else None
-    )
-    if food is not None and liquids is not None:
+def _fasting(prep: dict, language: str) -> str:
+    words = WORDS[language]
+    food, liquids = prep.get("food"), prep.get("liquids")
+    if food and liquids:
         return words["fasting_food_liquids"].format(
-            food=_amount(food, "hours", language), liquids=liquids
+            food=protocol_text.duration_words(food, language),
+            liquids=protocol_text.duration_words(liquids, language),
         )
-    if food is not None:
-        return words["fasting_food"].format(food=_amount(food, "hours", language))
+    if food:
+        return words["fasting_food"].format(food=protocol_text.duration_words(food, language))
+    if liquids:
+        return words["fasting_liquids"].format(
+            liquids=protocol_text.duration_words(liquids, language)
+        )
     return words["fasting_any"]
 
 
 def statements(protocol, language: str) -> list[tuple[str, str]]:
-    """The four statements as (field, text), with the protocol's numbers where it has them."""
-    words = WORDS[_language(language)]
-    alcohol = prep_value(protocol, "avoid_alcohol_hours")
+    """The four statements as (field, text), with the protocol's numbers where it has them
+    (``protocol``: the engine's Protocol, or None when its definition cannot be read)."""
+    language = _language(language)
+    words = WORDS[language]
+    prep = protocol_text.preparation_context(protocol) if protocol is not None else {}
+    alcohol = prep.get("avoid_alcohol")
     return [
-        ("fasting", _fasting(protocol, language)),
+        ("fasting", _fasting(prep, language)),
         ("ride_home", words["ride_home"]),
         (
             "no_alcohol",
-            words["no_alcohol_hours"].format(hours=_amount(alcohol, "hours", language))
-            if alcohol is not None
+            words["no_alcohol_hours"].format(hours=protocol_text.duration_words(alcohol, language))
+            if alcohol
             else words["no_alcohol"],
         ),
         ("no_new_medicines", words["no_new_medicines"]),
@@ -199,12 +187,14 @@ def _clean(answers: dict, via: str) -> tuple[dict[str, bool], str]:
     return values, note
 
 
-def _inbox_text(item: PlanItem, values: dict[str, bool], note: str, protocol) -> str:
+def _inbox_text(
+    item: PlanItem, values: dict[str, bool], note: str, protocol, via: str = "link"
+) -> str:
     """What staff read in the inbox: the statements not confirmed, and the patient's words."""
     when = local_label(item.start, item.plan.clinic.time_zone)
     texts = dict(statements(protocol, "en"))
     unticked = [texts[f] for f in FIELDS if not values[f]]
-    lines = [f"Before {item.title} ({when}):"]
+    lines = [f"Before {item.title} ({when}){', by text' if via == 'sms' else ''}:"]
     if unticked:
         lines.append("NOT confirmed: " + " ".join(unticked))
     else:
@@ -249,7 +239,7 @@ def readiness_confirm(
             clinic=item.plan.clinic,
             patient=item.plan.patient,
             source="readiness",
-            body=_inbox_text(item, values, note, engine_protocol_of(item)),
+            body=_inbox_text(item, values, note, engine_protocol_of(item), via),
             now=now,
             item=item,
         )
@@ -290,6 +280,24 @@ def session_to_confirm(patient, now: dt.datetime) -> PlanItem | None:
             start__lte=now + OPENS_BEFORE,
         )
         .exclude(pk__in=_holding().values("item_id"))
+        .select_related("plan__clinic")
+        .order_by("start", "id")
+        .first()
+    )
+
+
+def session_ahead(patient, now: dt.datetime) -> PlanItem | None:
+    """The patient's next dosing or booster session within OPENS_BEFORE, confirmed or not (a text
+    reply NO speaks for it, and withdraws a confirmation given before)."""
+    return (
+        PlanItem.objects.filter(
+            plan__patient=patient,
+            plan__status=TreatmentPlan.Status.ACTIVE,
+            kind__in=READINESS_KINDS,
+            status=PlanItem.Status.SCHEDULED,
+            start__gt=now,
+            start__lte=now + OPENS_BEFORE,
+        )
         .select_related("plan__clinic")
         .order_by("start", "id")
         .first()

@@ -104,13 +104,13 @@ READINESS_WORDS = {
     "es": {
         "legend": "Antes de su sesión, confirme cada afirmación",
         "note_label": "¿Hay algo que debamos saber? (opcional)",
-        "submit": "Confirmo que estoy listo/a",
+        "submit": "Confirmo que estoy listo(a)",
         "confirmed": "Gracias: su asistencia a esta sesión está confirmada.",
         "not_confirmed": "Todavía no está confirmada. Su equipo de atención tiene sus respuestas "
         "y se comunicará con usted. No marcó:",
         "note_sent": "Su equipo de atención tiene su nota.",
         "change": "Si algo cambia, vuelva a marcar las afirmaciones o llame a su clínica.",
-        "too_early": "Desde 3 días antes de esta sesión podrá confirmar aquí que está listo/a.",
+        "too_early": "Desde 3 días antes de esta sesión podrá confirmar aquí que está listo(a).",
     },
 }
 

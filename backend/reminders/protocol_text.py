@@ -16,7 +16,13 @@ from backend.reminders.content import ContentError
 from scheduler import PlanningError, patient_title
 from scheduler import Protocol as EngineProtocol
 
-__all__ = ["engine_protocol", "item_patient_title", "preparation_context", "treatment_name"]
+__all__ = [
+    "duration_words",
+    "engine_protocol",
+    "item_patient_title",
+    "preparation_context",
+    "treatment_name",
+]
 
 
 def engine_protocol(protocol_row) -> EngineProtocol:
@@ -90,3 +96,17 @@ def _minutes(value) -> Mapping[str, Any] | None:
     if value is not None and float(value) % 60 == 0:
         return _duration(float(value) / 60, "hours")
     return _duration(value, "minutes")
+
+
+UNITS = {
+    "en": {"hours": ("hour", "hours"), "minutes": ("minute", "minutes")},
+    "es": {"hours": ("hora", "horas"), "minutes": ("minuto", "minutos")},
+}
+
+
+def duration_words(duration: Mapping[str, Any], language: str) -> str:
+    """A ``preparation_context`` duration in words: "2 hours", "1 hour", "30 minutos" (as
+    templates/email/duration*.txt word it for the messages)."""
+    one, many = UNITS.get(_base(language), UNITS["en"])[duration["unit"]]
+    number = duration["n"]
+    return f"{number} {one if number == 1 else many}"

@@ -1,6 +1,6 @@
 """Twilio webhooks: delivery status callbacks, inbound STOP/START/HELP keywords, a YES or READY
-confirming readiness for the next session, and everything else a patient texts, which lands in
-the clinic inbox with an automatic answer.
+confirming readiness for the next session (and a NO saying the patient is not), and everything
+else a patient texts, which lands in the clinic inbox with an automatic answer.
 
 Both refuse any request whose X-Twilio-Signature does not verify against TWILIO_AUTH_TOKEN and
 the public URL Twilio called (https://www.twilio.com/docs/usage/webhooks/webhooks-security).
@@ -52,6 +52,12 @@ HELP_WORDS = {"HELP", "INFO"}
 # https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out), or patients get two texts;
 # READY is never a carrier keyword and always works alone. SI is the Spanish YES.
 READY_WORDS = {"YES", "READY", "SI", "SÍ"}
+# A reply saying the patient is not ready (the evening-before text asks "Reply YES or NO"; NO is
+# the same word in Spanish). From a patient with a dosing or booster session within 72 h, it
+# withdraws any confirmation and reaches the clinic inbox as a readiness answer, so someone calls
+# before the session. Only the bare word: anything longer is the patient's own words (below),
+# where words of distress take the urgent path.
+NOT_READY_WORDS = {"NO"}
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 FAILED_STATUSES = {"failed", "undelivered"}
 # Callbacks can arrive out of order; a status never moves back down this ladder.
@@ -143,6 +149,10 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         if reply is not None:
             return _twiml(reply)
         # Nothing to confirm: YES keeps its keyword meaning (below), READY is a patient's words.
+    if word in NOT_READY_WORDS:
+        reply = _decline_readiness(patients, request.POST.get("Body", "").strip(), now)
+        if reply is not None:
+            return _twiml(reply)
     if word in STOP_WORDS:
         for patient in patients:
             consent.opt_out(patient=patient, channel="sms", method="sms_keyword", now=now)
@@ -166,16 +176,22 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     return _twiml(_file_reply(request, sender, patients, list(clinics), now))
 
 
+# Replies are sent in GSM-7 (one segment), which has no á, í, ó or ú: the Spanish ones are worded
+# with words that need none ("sesión" would arrive as "sesion", "está" as "esta").
 READY_REPLY = {
     "en": "Thank you, {first_name}: your session on {when} is confirmed. If anything changes, "
     "call {contact}.",
-    "es": "Gracias, {first_name}: su sesión del {when} está confirmada. Si algo cambia, llame a "
-    "{contact}.",
+    "es": "Gracias, {first_name}: queda todo listo para su cita del {when}. Si algo cambia, llame "
+    "a {contact}.",
 }
 READY_UNCLEAR = {
     "en": "We could not tell which session you mean. Please use the link in your reminder, or "
     "call {contact}.",
-    "es": "No sabemos a qué sesión se refiere. Use el enlace de su recordatorio o llame a "
+    "es": "No sabemos a qué cita se refiere. Use el enlace de su recordatorio o llame a {contact}.",
+}
+NOT_READY_REPLY = {
+    "en": "Thank you. Your care team will call you before your session. Questions: {contact}.",
+    "es": "Gracias. Su equipo de salud se va a comunicar con usted antes de su cita. Preguntas: "
     "{contact}.",
 }
 WHEN_FORMATS = {"en": "D j M, g:i A", "es": r"D j \d\e M, G:i"}
@@ -185,6 +201,43 @@ def _session_when(item, zone: str, language: str) -> str:
     local = item.start.astimezone(ZoneInfo(zone))
     with translation.override(language):
         return date_format(local, WHEN_FORMATS[language])
+
+
+def _contact(patient, language: str) -> str:
+    """The clinic's SMS sender name and number, as the patient's texts name it."""
+    contact = sender_names(patient.clinic, language)[1]
+    if patient.clinic.phone:
+        contact += f" {patient.clinic.phone.as_national}"
+    return contact
+
+
+def _decline_readiness(patients, body: str, now) -> str | None:
+    """A NO for the session(s) within 72 h: recorded as not ready (any confirmation withdrawn) and
+    filed in the clinic inbox as a readiness answer; the reply to send, or None if there is no
+    session to answer for (NO is then the patient's words, like any other text)."""
+    candidates = [
+        (patient, item)
+        for patient in patients
+        if patient.sms_opted_out_at is None
+        and (item := readiness.session_ahead(patient, now)) is not None
+    ]
+    declined = None
+    for patient, item in candidates:
+        try:
+            readiness.readiness_confirm(
+                item=item,
+                answers={**dict.fromkeys(readiness.FIELDS, False), "note": body},
+                via="sms",
+                now=now,
+            )
+        except ValidationError:  # the session started or was cancelled a moment ago
+            continue
+        declined = declined or patient
+    if declined is None:
+        return None
+    language = declined.language if declined.language in NOT_READY_REPLY else "en"
+    text = NOT_READY_REPLY[language].format(contact=_contact(declined, language))
+    return to_gsm_friendly(text)
 
 
 def _confirm_readiness(patients, now) -> str | None:
@@ -203,9 +256,7 @@ def _confirm_readiness(patients, now) -> str | None:
         return None
     patient = candidates[0][0]
     language = patient.language if patient.language in READY_REPLY else "en"
-    contact = sender_names(patient.clinic, language)[1]
-    if patient.clinic.phone:
-        contact += f" {patient.clinic.phone.as_national}"
+    contact = _contact(patient, language)
     if len(candidates) > 1:
         return to_gsm_friendly(READY_UNCLEAR[language].format(contact=contact))
     item = candidates[0][1]

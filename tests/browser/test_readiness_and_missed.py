@@ -67,6 +67,9 @@ def test_readiness_by_link_then_a_missed_session_reaches_a_clinician(
     page.goto(links.patient_item_url(patient, dose.pk))
     statements = page.locator("#readiness-form input[type=checkbox]")
     assert statements.count() == 4
+    # Alcohol, and prescribed medicines only as prescribed: never "no sedatives".
+    form = page.locator("#readiness-form").inner_text()
+    assert "only as my prescriber told me" in form and "or take sedatives" not in form
     _accessible(page, "readiness form")
     # One statement left unticked: not confirmed, said on the page, and a person hears of it.
     for field in readiness.FIELDS[:3]:

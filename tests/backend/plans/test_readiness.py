@@ -147,12 +147,39 @@ def test_the_statements_carry_the_protocols_numbers():
 
 def test_the_built_in_esketamine_protocol_gives_its_numbers():
     engine = load_library()["esketamine-nasal-spray"]
-    if readiness.prep_value(engine, "food_hours") is None:
-        pytest.skip("the esketamine protocol has no preparation numbers yet (engine helper)")
     assert (
         "not eat for 2 hours and not drink for 30 minutes"
         in dict(readiness.statements(engine, "en"))["fasting"]
     )
+
+
+def test_the_alcohol_statement_never_asks_to_stop_prescribed_medicines():
+    """Patients on prescribed benzodiazepines, opioids or gabapentinoids must not stop them on
+    their own: the statement is about alcohol, and medicines only as prescribed."""
+    engine = SimpleNamespace(prep_value={"avoid_alcohol_hours": 24}.get)
+    assert dict(readiness.statements(engine, "en"))["no_alcohol"] == (
+        "I will not drink alcohol for 24 hours before, and I take my sedative, sleep or pain "
+        "medicines only as my prescriber told me."
+    )
+    es = dict(readiness.statements(engine, "es"))["no_alcohol"]
+    assert "24 horas" in es and "solo como me indicó quien me los recetó" in es
+    for language in ("en", "es"):
+        for protocol in (engine, None):
+            text = dict(readiness.statements(protocol, language))["no_alcohol"]
+            assert "sedatives for" not in text and "ni sedantes" not in text, text
+
+
+def test_the_statements_read_the_numbers_as_the_messages_do():
+    """One reading of a protocol's preparation (protocol_text.preparation_context): liquids given
+    in hours, and a fasting rule for liquids only, read as the emails read them."""
+    from backend.reminders import protocol_text
+
+    engine = SimpleNamespace(prep_value={"liquids_hours": 2}.get)
+    prep = protocol_text.preparation_context(engine)
+    fasting = dict(readiness.statements(engine, "en"))["fasting"]
+    assert fasting == "I will not drink for 2 hours before my session."
+    assert protocol_text.duration_words(prep["liquids"], "en") in fasting
+    assert not hasattr(readiness, "prep_value") and not hasattr(readiness, "UNITS")
 
 
 def test_without_numbers_the_statements_still_read_plainly():

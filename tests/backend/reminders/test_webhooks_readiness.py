@@ -10,8 +10,9 @@ import pytest
 from backend.patients.models import Patient
 from backend.plans import readiness
 from backend.plans.models import SessionReadiness
-from backend.reminders.sms_text import is_gsm7, sms_segments
-from backend.safety.models import PatientMessage
+from backend.reminders import webhooks
+from backend.reminders.sms_text import is_gsm7, sms_segments, to_gsm_friendly
+from backend.safety.models import Flag, PatientMessage
 from tests.backend.reminders.test_webhooks import inbound_params, signed_post, twiml_messages
 from tests.factories import SHARED_PATIENT_MOBILE, PatientFactory, ProviderFactory, make_plan
 from tests.support.clock import SUITE_NOW
@@ -58,7 +59,67 @@ def test_a_spanish_speaking_patient_answers_si_and_reads_spanish(client, plan, d
     (reply,) = _reply(client, "Sí")
 
     assert readiness.is_confirmed(day_before)
-    assert "confirmada" in reply and is_gsm7(reply)
+    assert "queda todo listo para su cita" in reply and is_gsm7(reply)
+
+
+@pytest.mark.parametrize(
+    "replies", [webhooks.READY_REPLY, webhooks.READY_UNCLEAR, webhooks.NOT_READY_REPLY]
+)
+def test_spanish_replies_lose_no_accent_in_gsm7(replies):
+    """A reply goes out in GSM-7: words needing á, í, ó or ú would arrive without them."""
+    assert to_gsm_friendly(replies["es"]) == replies["es"]
+
+
+@pytest.mark.parametrize(("language", "word"), [("en", "NO"), ("en", "no."), ("es", "No")])
+def test_no_reaches_the_inbox_as_a_readiness_answer_and_says_who_will_call(
+    client, plan, day_before, language, word
+):
+    Patient.objects.filter(pk=plan.patient_id).update(language=language)
+
+    (reply,) = _reply(client, word)
+
+    message = PatientMessage.objects.get()
+    assert (message.source, message.item) == ("readiness", day_before)
+    assert message.patient == plan.patient
+    assert "NOT confirmed" in message.body and "by text" in message.body
+    row = SessionReadiness.objects.get(item=day_before)
+    assert (row.via, row.confirmed_at) == ("sms", None)
+    assert not readiness.is_confirmed(day_before)
+    expected = {
+        "en": "Thank you. Your care team will call you before your session.",
+        "es": "Gracias. Su equipo de salud se va a comunicar con usted antes de su cita.",
+    }[language]
+    assert reply.startswith(expected) and "not monitored" not in reply
+    assert plan.clinic.phone.as_national in reply
+    assert is_gsm7(reply) and sms_segments(reply) == 1
+
+
+def test_no_after_yes_withdraws_the_confirmation(client, plan, day_before):
+    _reply(client, "YES")
+    assert readiness.is_confirmed(day_before)
+
+    _reply(client, "NO")
+
+    assert not readiness.is_confirmed(day_before)
+    assert PatientMessage.objects.get().source == "readiness"
+
+
+def test_no_with_no_session_ahead_is_the_patients_words(client, plan):
+    (reply,) = _reply(client, "NO")  # a week before: nothing within 72 h
+    assert "not monitored" in reply
+    message = PatientMessage.objects.get()
+    assert (message.source, message.body) == ("sms", "NO")
+    assert SessionReadiness.objects.count() == 0
+
+
+def test_words_of_distress_with_a_no_take_the_urgent_path(client, plan, day_before):
+    (reply,) = _reply(client, "no I want to kill myself")
+    assert "not monitored" in reply and "988" in reply
+
+    message = PatientMessage.objects.get()
+    assert message.source == "sms" and message.distress_words
+    assert Flag.objects.filter(kind=Flag.Kind.URGENT).exists()
+    assert SessionReadiness.objects.count() == 0
 
 
 def test_yes_from_a_patient_who_opted_out_is_the_opt_in_it_always_was(client, plan, day_before):
