@@ -150,14 +150,17 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
 
 # Segments an SMS of each kind may take (one unless listed), measured with the longest SMS
 # sender name and real short links: the day-after text carries the crisis lines; the evening
-# before carries the fasting numbers and the way to confirm; a missed session offers the
-# crisis line; a clinician's alert is worth a second segment rather than a shorter link, and
-# so is a clinician's readiness notice (rare: only when a patient has not confirmed); a change
-# notice in Spanish keeps its accents ("cambió" is not "cambio").
+# before carries the fasting numbers and the four statements a YES confirms; the 48-hour text
+# carries the readiness page's short link (the statements are on the page, never a bare YES);
+# a missed session offers the crisis line; a clinician's alert is worth a second segment
+# rather than a shorter link, and so is a clinician's readiness notice (rare: only when a
+# patient has not confirmed); a change notice in Spanish keeps its accents ("cambió" is not
+# "cambio").
 SMS_SEGMENT_BUDGET: Mapping[str, int] = {
     "day_after": 2,
     "provider_readiness_missing": 2,
     "preparation_evening": 2,
+    "preparation_48h": 2,
     "session_missed": 2,
     "session_changed": 2,
     "session_cancelled": 2,

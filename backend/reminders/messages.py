@@ -57,6 +57,10 @@ def _when(value: dt.datetime, zone: str, language: str = "en") -> tuple[str, str
     return f"{day}, {time}", day, time
 
 
+def _local_day(value: dt.datetime, zone: str) -> dt.date:
+    return value.astimezone(ZoneInfo(zone)).date()
+
+
 def _number_key(number: phonenumbers.PhoneNumber) -> tuple:
     return (
         number.country_code,
@@ -166,6 +170,8 @@ def build_context(
         crisis_lines = crisis.for_clinic(clinic.crisis_country, language)
         context["crisis_lines"], context["crisis_short"] = crisis_lines.lines, crisis_lines.short
         context["prep"] = protocol_text.preparation_context(protocol)
+        # Emails tell the patient to "reply YES to our text" only when they receive texts.
+        context["may_text"] = bool(patient.may_sms)
     if item is not None:
         when, day, time = _when(item.start, zone, language)
         context.update(item_title=title(item), item_when=when, item_date=day, item_time=time)
@@ -177,9 +183,21 @@ def build_context(
                 if reminder.message_kind == "journal_prompt"
                 else links.patient_item_url(patient, item.pk)
             )
+    if item is not None and reminder.message_kind == "day_after":
+        # Sent the evening of the session (a pain series' `evening_after`), "do not drive today"
+        # would read as permission to drive tomorrow morning: the words say "tonight" instead.
+        context["same_day"] = _local_day(reminder.send_at, zone) == _local_day(item.start, zone)
     if reminder.message_kind == "session_missed" and (missed := missed_start_of(reminder)):
         when, day, time = _when(missed, zone, language)
         context.update(item_when=when, item_date=day, item_time=time)
+        if (
+            item is not None
+            and item.status == PlanItem.Status.SCHEDULED
+            and item.start > missed
+            and reminder.plan.status == reminder.plan.Status.ACTIVE
+        ):
+            # A re-plan has already moved the session: say when, rather than "call to rebook".
+            context["rebooked_when"] = _when(item.start, zone, language)[0]
     if reminder.message_kind in NOTICE_KINDS:
         sessions = notice_sessions(reminder)
         context["sessions"] = [

@@ -113,7 +113,21 @@ def test_the_message_after_a_re_planned_miss_names_when_the_session_was_due(plan
     (mail,) = [m for m in mailoutbox if m.to == [plan.patient.email]]
     assert mail.subject == "We missed you"
     date, time = missed_when.split(", ")
-    assert f"{date} at {time}" in mail.body and moved_when.split(", ")[1] not in mail.body
+    assert f"{date} at {time}" in mail.body
+    # The session was already moved: the message says when, and never asks to call to rebook.
+    assert f"Your session has been moved to {moved_when}." in mail.body
+    assert "find a new time" not in mail.body
+
+
+def test_a_miss_that_is_not_re_planned_asks_to_call_for_a_new_time(plan, mailoutbox):
+    dose = plan.items.get(key="dosing-1")
+    _, now = _mark(dose)
+
+    delivery.deliver_many(dispatch.claim_due(now=now), now=now)
+
+    (mail,) = [m for m in mailoutbox if m.subject == "We missed you"]
+    assert "we will find a new time together" in mail.body
+    assert "has been moved" not in mail.body
 
 
 def test_an_integration_session_is_followed_up_a_check_in_is_not(plan):

@@ -117,7 +117,7 @@ def test_translation_is_used_and_reported():
     spanish = render("day_after", "es")
     assert (english.language, spanish.language) == ("en", "es")
     assert spanish.subject != english.subject
-    assert "Responda STOP" in spanish.sms
+    assert "STOP para no recibir mensajes" in spanish.sms
     assert "Reply STOP" in english.sms
 
 

@@ -44,6 +44,10 @@ from tests.backend.reminders.samples import (
 EMAIL_ROOT = Path(django_settings.BASE_DIR) / "templates" / "email"
 SMS_KINDS = [k for k in MESSAGE_KINDS if k not in EMAIL_ONLY_KINDS]
 STOP_LINE = {"en": "Reply STOP to opt out", "es": "Responda STOP para cancelar la suscripción"}
+# The Spanish texts that carry the most (the day after, the evening before's four statements) end
+# with a shorter opt-out line, as plain about what STOP does.
+SHORT_STOP_LINE = {"es": "STOP para no recibir mensajes"}
+SHORT_STOP_KINDS = ("day_after", "preparation_evening")
 LIBRARY = load_library()
 WITH_PREPARATION = sorted(slug for slug, p in LIBRARY.items() if p.prep_value("food_hours"))
 # The label's wording, before a session; never "until the day after" after it.
@@ -59,6 +63,26 @@ DRIVING_DAY_AFTER = {
     "en": "If you did not sleep well or still feel drowsy, do not drive today.",
     "es": "Si no durmió bien o todavía tiene sueño, no maneje hoy.",
 }
+# The same words sent the evening of the session (a pain series' `evening_after`): "today" would
+# read as permission to drive tomorrow morning.
+DRIVING_SAME_EVENING = {
+    "en": "Do not drive tonight, and not until tomorrow after a restful sleep.",
+    "es": "No maneje esta noche, ni mañana hasta después de un sueño reparador.",
+}
+DRIVING_SAME_EVENING_SMS = {
+    "en": "Do not drive tonight; wait until tomorrow after a restful sleep.",
+    "es": "No maneje hoy ni mañana sin dormir bien.",
+}
+# The alcohol advice and the medicines sentence: patients on prescribed sedatives, sleep or pain
+# medicines must never read "no sedatives" as an instruction to stop them.
+MEDICINES = {
+    "en": "Take sedatives, sleep or pain medicines only as your prescriber told you.",
+    "es": "Tome sedantes y medicamentos para dormir o para el dolor solo como se lo indicó quien "
+    "se los recetó.",
+}
+NO_SEDATIVES = re.compile(
+    r"alcohol (?:or|and) sedatives|no sedatives|alcohol ni sedantes|sin sedantes", re.IGNORECASE
+)
 PERMISSION_TO_DRIVE = re.compile(r"until the day after|hasta el d[ií]a siguiente", re.IGNORECASE)
 
 
@@ -99,7 +123,10 @@ def test_sms_fits_its_budget_in_the_encoding_the_table_chose(kind, language):
     encoding = SMS_ENCODING[(kind, language)]
     fold = to_gsm_friendly if encoding == "gsm7" else (lambda text: text)
     assert sms.startswith(to_gsm_friendly(LONGEST_SMS_SENDER)), sms
-    assert sms.endswith(fold(STOP_LINE[language])), sms
+    stop = STOP_LINE[language]
+    if kind in SHORT_STOP_KINDS and language in SHORT_STOP_LINE:
+        stop = SHORT_STOP_LINE[language]
+    assert sms.endswith(fold(stop)), sms
     assert "\n" not in sms and "\u00a0" not in sms and "\u202f" not in sms
     if encoding == "gsm7":
         assert is_gsm7(sms), [char for char in sms if not is_gsm7(char)]
@@ -269,7 +296,7 @@ def test_the_day_after_never_reads_as_permission_to_drive(language):
         (
             "en",
             [
-                "Avoid alcohol and sedatives for 24 hours",
+                "No alcohol for 24 hours after your session.",
                 "Call 911",
                 "chest pain, a severe headache, trouble breathing, confusion, or painful or "
                 "bloody urination",
@@ -279,7 +306,7 @@ def test_the_day_after_never_reads_as_permission_to_drive(language):
         (
             "es",
             [
-                "No tomar alcohol ni sedantes durante las 24 horas",
+                "No tomar alcohol durante 24 horas después de su sesión.",
                 "Llame al 911",
                 "dolor en el pecho, un dolor de cabeza intenso, dificultad para respirar, "
                 "confusión, o dolor o sangre al orinar",
@@ -294,6 +321,8 @@ def test_the_day_after_tiers_its_symptoms(language, phrases):
         assert phrase in email.text, phrase
     sms = render("day_after", language, channel="sms").sms
     assert "911" in sms and "24 h" in sms and "988" in sms
+    severe_headache = {"en": "severe headache", "es": "de cabeza fuerte"}[language]
+    assert severe_headache in sms, sms
 
 
 @pytest.mark.parametrize(
@@ -316,7 +345,7 @@ def test_the_day_after_tiers_its_symptoms(language, phrases):
             [
                 "flota",
                 "El tiempo puede parecer",
-                "confundido o desconectado",
+                "confundido(a) o desconectado(a)",
                 "náuseas o mareo",
                 "varias sesiones",
                 "Cuéntele a una persona cercana",
@@ -336,7 +365,7 @@ def test_a_missed_session_message_is_kind_and_gives_the_crisis_line(language):
     context = sample_context("session_missed", language, worst_case=True, sms=True)
     email = render("session_missed", language, channel="email")
     sms = render_message(kind="session_missed", language=language, context=context).sms
-    opening = {"en": "We missed you", "es": "Le extrañamos"}[language]
+    opening = {"en": "We missed you", "es": "Notamos que no pudo venir a su sesión"}[language]
     assert opening in email.text
     for text in (email.text, sms):
         assert to_gsm_friendly(context["crisis_short"]) in to_gsm_friendly(text)
@@ -379,7 +408,10 @@ def test_emails_name_the_treatment_in_the_patients_language(slug, language, expe
 
 SPAIN_WORDS = re.compile(
     r"\bconduz|\bconducir\b|\brell[eé]n|darse de baja|auricular|\bm[oó]vil\b|ordenador|\bcoche"
-    r"|\bzumo\b|echamos de menos|\bvale\b|\bvosotros\b|\bgafas\b",
+    r"|\bzumo\b|echamos de menos|\bvale\b|\bvosotros\b|\bgafas\b"
+    # Leísmo (le as the direct object: "le lleve", "le extrañamos", "verle") reads as Spain;
+    # "corticoide" is Spain's word for corticosteroide.
+    r"|\ble llev\w* a casa|\ble apoye\b|\ble extra[nñ]|\bverle\b|\bcorticoide",
     re.IGNORECASE,
 )
 
@@ -391,3 +423,91 @@ def test_spanish_templates_use_us_spanish():
         if path.is_file() and ("/es/" in str(path) or ".es." in path.name)
     }
     assert {name: words for name, words in found.items() if words} == {}
+
+
+# --- #13 clinical review ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_same_evening_day_after_says_not_tonight_within_budget(language):
+    email = render("day_after", language, channel="email", same_day=True)
+    sms = render("day_after", language, channel="sms", same_day=True).sms
+    for text in (email.text, email.html):
+        assert DRIVING_SAME_EVENING[language] in text, text
+        assert DRIVING_DAY_AFTER[language] not in text
+        assert not PERMISSION_TO_DRIVE.search(text)
+    assert to_gsm_friendly(DRIVING_SAME_EVENING_SMS[language]) in sms, sms
+    assert "today" not in sms.lower() and "hoy" not in sms.lower().replace("no maneje hoy ni", "")
+    assert sms_segments(sms) <= SMS_SEGMENT_BUDGET["day_after"], (len(sms), sms)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", PATIENT_KINDS)
+def test_no_message_tells_a_patient_to_stop_prescribed_sedatives(kind, language):
+    email = render(kind, language, channel="email")
+    texts = [email.subject, email.text, email.html]
+    if kind not in EMAIL_ONLY_KINDS:
+        texts.append(render(kind, language, channel="sms").sms)
+    for text in texts:
+        assert not NO_SEDATIVES.search(text), text
+    if kind in (*PREPARATION_KINDS, "day_after"):
+        assert MEDICINES[language] in email.text and MEDICINES[language] in email.html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ["day_after", "preparation_evening"])
+def test_texts_about_alcohol_say_sedatives_only_as_prescribed(kind, language):
+    sms = render(kind, language, channel="sms").sms
+    phrase = {"en": "only as prescribed", "es": "sedantes solo segun receta"}
+    assert phrase[language] in sms, sms
+
+
+def test_the_alcohol_hours_come_from_the_protocol():
+    prep = {**protocol_text.preparation_context(LIBRARY["esketamine-nasal-spray"])}
+    prep["avoid_alcohol"] = {"n": 12, "unit": "hours"}
+    for kind in (*PREPARATION_KINDS, "day_after"):
+        assert "12 hours" in render(kind, "en", channel="email", prep=prep).text, kind
+    assert "no alcohol 12 h" in render("day_after", "en", channel="sms", prep=prep).sms
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_48_hour_text_sends_the_patient_to_the_statements_never_asks_for_a_bare_yes(language):
+    sms = render("preparation_48h", language, channel="sms").sms
+    assert real_links()["short"] in sms
+    assert {"en": "Confirm you are ready: ", "es": "Confirme que esta listo(a): "}[language] in sms
+    assert not re.search(r"\b(?:YES|SI|SÍ)\b", sms), sms
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_evening_text_lists_the_four_statements_before_yes(language):
+    sms = render("preparation_evening", language, channel="sms").sms
+    yes = sms.index({"en": "Reply YES", "es": "Responda SI"}[language])
+    before = sms[:yes]
+    statements = {
+        "en": ["no food 2 h", "no liquids 30 min", "ride home", "no driving", "No alcohol 24 h",
+               "No new medicines"],
+        "es": ["sin comer 2 h", "ni beber 30 min", "maneja por usted", "no maneje",
+               "Sin alcohol 24 h", "Sin medicamentos nuevos"],
+    }[language]  # fmt: skip
+    for statement in statements:
+        assert statement in before, (statement, sms)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_miss_already_re_planned_names_the_new_time_and_asks_no_rebooking(language):
+    moved = {"en": "Thu 1 Oct, 12:30\u202fPM", "es": "jue 1 de oct, 12:30"}[language]
+    email = render("session_missed", language, channel="email", rebooked_when=moved)
+    sms = render("session_missed", language, channel="sms", rebooked_when=moved).sms
+    said = {"en": "Your session has been moved to", "es": "Su sesión se cambió para el"}[language]
+    assert f"{said} {moved}" in email.text
+    rebook = {"en": "find a new time", "es": "buscaremos juntos una nueva hora"}[language]
+    assert rebook not in email.text and rebook not in email.html
+    for text in (email.text, sms):
+        assert (
+            to_gsm_friendly(sample_context("session_missed", language)["crisis_short"])
+            in (to_gsm_friendly(text))
+            or "988" in text
+        )
+    assert to_gsm_friendly(moved) in sms
+    assert "nueva hora" not in sms and "new time" not in sms
+    assert sms_segments(sms) <= SMS_SEGMENT_BUDGET["session_missed"]

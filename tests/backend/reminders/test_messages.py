@@ -1,5 +1,8 @@
 """What a real reminder row renders to: the patient's language, zone and privacy settings."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from backend.reminders import messages
@@ -142,3 +145,68 @@ def test_a_protocol_is_parsed_once_for_all_its_messages(make_plan):
         messages.render(row, channel="email")
     after = protocol_text._parsed.cache_info()
     assert after.misses == before.misses and after.hits > before.hits
+
+
+# --- #13 clinical review: the words depend on when and to whom a message goes ------------------
+
+
+@pytest.mark.django_db
+def test_a_same_evening_day_after_message_says_not_tonight_and_not_until_after_sleep(make_plan):
+    """The pain series' `evening_after` goes ~6 h after an infusion starts: the same evening.
+    "Do not drive today" would read as permission to drive tomorrow morning."""
+    from tests import factories
+
+    plan = make_plan(protocol=factories.protocol("chronic-pain-infusion-series"))
+    rows = plan.reminders.select_related("item", "plan__patient", "plan__clinic").filter(
+        rule="evening_after", channel="email"
+    )
+    reminder = rows.order_by("send_at").first()
+    assert reminder is not None and reminder.message_kind == "day_after"
+    context = messages.build_context(reminder, channel="email")
+    assert context["same_day"] is True
+    text = messages.render(reminder, channel="email").text
+    assert "Do not drive tonight, and not until tomorrow after a restful sleep." in text
+    assert "do not drive today" not in text
+
+    # The same row sent the next day keeps "today" (it is then the day after).
+    reminder.send_at = reminder.item.start + dt.timedelta(days=1)
+    assert messages.build_context(reminder, channel="email")["same_day"] is False
+    assert "do not drive today" in messages.render(reminder, channel="email").text
+
+
+@pytest.mark.django_db
+def test_the_same_evening_is_the_patients_evening(make_plan):
+    """Whether the message goes the same day is read on the patient's clock, not UTC's."""
+    from tests import factories
+
+    plan = make_plan(protocol=factories.protocol("chronic-pain-infusion-series"))
+    reminder = plan.reminders.filter(rule="evening_after").order_by("send_at").first()
+    patient = plan.patient
+    patient.time_zone = "America/Los_Angeles"
+    patient.save()
+    reminder.plan.patient = patient
+    session_day = reminder.item.start.astimezone(ZoneInfo(patient.time_zone))
+    # 23:30 in Los Angeles is already the next day in UTC: still the patient's same evening.
+    reminder.send_at = session_day.replace(hour=23, minute=30)
+    assert reminder.send_at.astimezone(dt.UTC).date() != session_day.date()
+    assert messages.build_context(reminder)["same_day"] is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("may_sms", [True, False])
+def test_only_patients_who_get_texts_are_told_to_reply_yes(reminder, may_sms):
+    patient = reminder.plan.patient
+    patient.sms_consent = may_sms
+    patient.save()
+    evening = reminder.plan.reminders.filter(
+        message_kind="preparation_evening", channel="email"
+    ).first()
+    for row in (reminder, evening):
+        assert messages.build_context(row)["may_text"] is may_sms
+        rendered = messages.render(row, channel="email")
+        for part in (rendered.text, rendered.html):
+            assert ("reply YES" in part) is may_sms, (row.message_kind, part)
+    patient.language = "es"
+    patient.save()
+    rendered = messages.render(reminder, channel="email")
+    assert ("responder SÍ" in rendered.text) is may_sms
