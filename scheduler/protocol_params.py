@@ -40,7 +40,9 @@ PREP_KEYS: Mapping[str, str] = {
     "nasal_medicines_minutes": (
         "a nasal corticosteroid or decongestant at least this many minutes before the session"
     ),
-    "avoid_alcohol_hours": "no alcohol or sedatives for this many hours before and after",
+    "avoid_alcohol_hours": (
+        "no alcohol for this many hours before and after (other medicines as prescribed)"
+    ),
     "bring": "what to bring",
 }
 BRING_CODES = (

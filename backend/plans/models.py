@@ -128,7 +128,8 @@ class SessionReadiness(models.Model):
     fasting = models.BooleanField(default=False, help_text="Will fast as instructed.")
     ride_home = models.BooleanField(default=False, help_text="Has a ride home arranged.")
     no_alcohol = models.BooleanField(
-        default=False, help_text="No alcohol or sedatives before the session."
+        default=False,
+        help_text="No alcohol before; sedatives and other medicines only as prescribed.",
     )
     no_new_medicines = models.BooleanField(
         default=False, help_text="No new medicines since the last visit."

@@ -53,10 +53,10 @@ WORDS = {
         "fasting_any": "I will follow the eating and drinking instructions my care team gave me.",
         "ride_home": "I have arranged a ride home, and I will not drive until the next day after "
         "a restful sleep.",
-        "no_alcohol_hours": "I will not drink alcohol for {hours} before, and I take my sedative, "
-        "sleep or pain medicines only as my prescriber told me.",
-        "no_alcohol": "I will not drink alcohol before my session, and I take my sedative, sleep "
-        "or pain medicines only as my prescriber told me.",
+        "no_alcohol_hours": "I will not drink alcohol for {hours} before, and I take sedatives, "
+        "sleep medicines and my other medicines only as my prescriber told me.",
+        "no_alcohol": "I will not drink alcohol before my session, and I take sedatives, sleep "
+        "medicines and my other medicines only as my prescriber told me.",
         "no_new_medicines": "I have not started any new medicine since my last visit.",
     },
     "es": {
@@ -68,10 +68,12 @@ WORDS = {
         "atención.",
         "ride_home": "Tengo quién maneje por mí de regreso a casa, y no manejaré hasta el día "
         "siguiente, después de dormir bien.",
-        "no_alcohol_hours": "No tomaré alcohol durante {hours} antes, y tomo mis sedantes y mis "
-        "medicamentos para dormir o para el dolor solo como me indicó quien me los recetó.",
-        "no_alcohol": "No tomaré alcohol antes de mi sesión, y tomo mis sedantes y mis "
-        "medicamentos para dormir o para el dolor solo como me indicó quien me los recetó.",
+        "no_alcohol_hours": "No tomaré alcohol durante {hours} antes, y tomo mis sedantes, mis "
+        "medicamentos para dormir y mis demás medicamentos solo como me indicó quien me los "
+        "recetó.",
+        "no_alcohol": "No tomaré alcohol antes de mi sesión, y tomo mis sedantes, mis "
+        "medicamentos para dormir y mis demás medicamentos solo como me indicó quien me los "
+        "recetó.",
         "no_new_medicines": "No he empezado ningún medicamento nuevo desde mi última visita.",
     },
 }

@@ -38,7 +38,8 @@ class Migration(migrations.Migration):
                 (
                     "no_alcohol",
                     models.BooleanField(
-                        default=False, help_text="No alcohol or sedatives before the session."
+                        default=False,
+                        help_text="No alcohol before; sedatives and other medicines only as prescribed.",
                     ),
                 ),
                 (
@@ -122,7 +123,8 @@ class Migration(migrations.Migration):
                 (
                     "no_alcohol",
                     models.BooleanField(
-                        default=False, help_text="No alcohol or sedatives before the session."
+                        default=False,
+                        help_text="No alcohol before; sedatives and other medicines only as prescribed.",
                     ),
                 ),
                 (

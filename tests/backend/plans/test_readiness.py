@@ -158,8 +158,8 @@ def test_the_alcohol_statement_never_asks_to_stop_prescribed_medicines():
     their own: the statement is about alcohol, and medicines only as prescribed."""
     engine = SimpleNamespace(prep_value={"avoid_alcohol_hours": 24}.get)
     assert dict(readiness.statements(engine, "en"))["no_alcohol"] == (
-        "I will not drink alcohol for 24 hours before, and I take my sedative, sleep or pain "
-        "medicines only as my prescriber told me."
+        "I will not drink alcohol for 24 hours before, and I take sedatives, sleep medicines and "
+        "my other medicines only as my prescriber told me."
     )
     es = dict(readiness.statements(engine, "es"))["no_alcohol"]
     assert "24 horas" in es and "solo como me indicó quien me los recetó" in es

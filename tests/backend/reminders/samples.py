@@ -21,11 +21,10 @@ from backend.reminders import links
 from backend.reminders.content import MESSAGE_KINDS, SAFETY_KINDS, ContentError
 from scheduler.privacy import private_words_in
 
-# A symptom, not a diagnosis: the day-after advice must say "chest pain" (call 911); and advice
-# every patient gets, not a diagnosis: "take sedatives, sleep or pain medicines only as your
-# prescriber told you". The shared list's "pain" is there for "chronic pain"; everything else it
-# holds is checked as is.
-SYMPTOMS = re.compile(r"\bchest pain\b|\bpain medicines\b", re.IGNORECASE)
+# A symptom, not a diagnosis: the day-after advice must say "chest pain" (call 911). The shared
+# list's "pain" is there for "chronic pain"; everything else it holds is checked as is (texts say
+# "sedatives or sleep medicines only as prescribed", emails "... and your other medicines").
+SYMPTOMS = re.compile(r"\bchest pain\b", re.IGNORECASE)
 
 
 def private(text: str) -> list[str]:

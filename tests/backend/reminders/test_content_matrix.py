@@ -73,12 +73,13 @@ DRIVING_SAME_EVENING_SMS = {
     "en": "Do not drive tonight; wait until tomorrow after a restful sleep.",
     "es": "No maneje hoy ni mañana sin dormir bien.",
 }
-# The alcohol advice and the medicines sentence: patients on prescribed sedatives, sleep or pain
+# The alcohol advice and the medicines sentence: patients on prescribed sedatives, sleep or other
 # medicines must never read "no sedatives" as an instruction to stop them.
 MEDICINES = {
-    "en": "Take sedatives, sleep or pain medicines only as your prescriber told you.",
-    "es": "Tome sedantes y medicamentos para dormir o para el dolor solo como se lo indicó quien "
-    "se los recetó.",
+    "en": "Take sedatives, sleep medicines and your other medicines only as your prescriber told "
+    "you.",
+    "es": "Tome sedantes, medicamentos para dormir y sus demás medicamentos solo como se lo indicó "
+    "quien se los recetó.",
 }
 NO_SEDATIVES = re.compile(
     r"alcohol (?:or|and) sedatives|no sedatives|alcohol ni sedantes|sin sedantes", re.IGNORECASE
