@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from backend.plans import readiness
+from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
@@ -124,10 +125,40 @@ def _sms_budget(reminder: Reminder, now: dt.datetime) -> Verdict | None:
         sent_at__gte=day_start - dt.timedelta(days=6),
     ).values_list("sent_at", flat=True)
     sent = list(sent)
-    if sum(1 for at in sent if at >= day_start) >= daily:
+    sent_today = sum(1 for at in sent if at >= day_start)
+    if sent_today >= daily:
         return Verdict("skip", f"SMS budget: {daily} a day already sent")
     if len(sent) >= weekly:
         return Verdict("skip", f"SMS budget: {weekly} in 7 days already sent")
+    if reminder.rule == STAFF_RULE:
+        return _keep_slots_for_planned(
+            reminder, now, (sent_today, len(sent)), (daily, weekly), day_start
+        )
+    return None
+
+
+def _keep_slots_for_planned(reminder, now, sent, limits, day_start):
+    """A text the engine did not plan (a change notice, a missed-session message: written by
+    staff actions after the plan's budget was laid out) never takes a slot the plan kept for a
+    text that outranks it (scheduler.priorities: the day-after safety text, the day-of
+    preparation). It then goes by email only, which every such message also has."""
+    planned = list(
+        Reminder.objects.filter(
+            patient=reminder.patient_id,
+            channel=Reminder.Channel.SMS,
+            audience=Reminder.Audience.PATIENT,
+            status__in=Reminder.PENDING,
+            priority__gt=reminder.priority,
+            send_at__gte=now,
+            send_at__lt=now + dt.timedelta(days=7),
+        )
+        .exclude(rule=STAFF_RULE)
+        .values_list("send_at", flat=True)
+    )
+    (sent_today, sent_in_week), (daily, weekly) = sent, limits
+    later_today = sum(1 for at in planned if at < day_start + dt.timedelta(days=1))
+    if sent_today + 1 + later_today > daily or sent_in_week + 1 + len(planned) > weekly:
+        return Verdict("skip", "SMS budget: kept for a more important text planned this week")
     return None
 
 

@@ -17,6 +17,7 @@ from backend.reminders import delivery, dispatch, eligibility, messages
 from backend.reminders.models import Reminder
 from backend.safety import services as safety
 from backend.safety.models import Flag
+from scheduler.priorities import MESSAGE_PRIORITY
 from scheduler.privacy import private_words_in
 from tests.backend.safety.helpers import html_of
 from tests.factories import CoordinatorFactory, ProviderFactory
@@ -241,3 +242,37 @@ def test_the_on_call_contact_is_told_of_the_welfare_call_too(plan):
 
     told = set(_welfare_alerts(plan).values_list("provider", flat=True))
     assert told == {plan.provider.pk, on_call.pk}
+
+
+def test_the_missed_text_never_takes_a_slot_kept_for_a_day_after_text(plan):
+    """Under the TCPA budget (1 a day, 3 a week), a text no plan foresaw gives way to the texts
+    the plan kept for what outranks it (scheduler.priorities); its email copy still goes."""
+    patient = plan.patient
+    patient.sms_written_consent = False
+    patient.save(update_fields=["sms_written_consent"])
+    dose = plan.items.get(key="dosing-1")
+    _, now = _mark(dose)
+    text = _missed_rows(plan).get(channel="sms")
+    planned = Reminder.objects.filter(
+        patient=patient, channel="sms", status="scheduled", send_at__gte=now,
+        send_at__lt=now + dt.timedelta(days=7),
+    ).exclude(rule=STAFF_RULE)  # fmt: skip
+    Reminder.objects.filter(pk__in=list(planned.values_list("pk", flat=True))).update(
+        status="cancelled"
+    )
+    assert eligibility.check(text, now=now).status == "send"  # no slot kept: the text may go
+
+    # Three day-after texts planned this week: the missed-session text waits for no slot.
+    for n in range(3):
+        Reminder.objects.create(
+            plan=plan, patient=patient, key=f"dosing-{n + 2}:day_after:sms:t",
+            audience="patient", channel="sms", message_kind="day_after",
+            send_at=now + dt.timedelta(days=n + 1), not_after=now + dt.timedelta(days=n + 2),
+            priority=MESSAGE_PRIORITY["day_after"], rule="day_after",
+        )  # fmt: skip
+    verdict = eligibility.check(text, now=now)
+    assert (verdict.status, verdict.reason) == (
+        "skip", "SMS budget: kept for a more important text planned this week",
+    )  # fmt: skip
+    email = _missed_rows(plan).get(channel="email")
+    assert eligibility.check(email, now=now).status == "send"
