@@ -28,7 +28,6 @@ Interval = tuple[time, time]
 
 
 @lru_cache(maxsize=1024)
-@lru_cache(maxsize=256)
 def holiday_name(country: str, subdivision: str | None, day: date) -> str:
     """The public holiday's name ("Christmas Day"), or "" when ``day`` is not one."""
     try:
@@ -37,6 +36,7 @@ def holiday_name(country: str, subdivision: str | None, day: date) -> str:
         return ""
 
 
+@lru_cache(maxsize=256)
 def holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     """Public holidays of one year, cached because ``holidays.country_holidays`` is slow."""
     try:
