@@ -270,8 +270,8 @@ def readiness_by_item(items) -> dict[int, SessionReadiness]:
     return {r.item_id: r for r in SessionReadiness.objects.filter(item_id__in=ids)}
 
 
-def session_to_confirm(patient, now: dt.datetime) -> PlanItem | None:
-    """The patient's next dosing or booster session within OPENS_BEFORE that is not confirmed."""
+def _sessions_ahead(patient, now: dt.datetime):
+    """The patient's dosing and booster sessions within OPENS_BEFORE, soonest first."""
     return (
         PlanItem.objects.filter(
             plan__patient=patient,
@@ -281,29 +281,20 @@ def session_to_confirm(patient, now: dt.datetime) -> PlanItem | None:
             start__gt=now,
             start__lte=now + OPENS_BEFORE,
         )
-        .exclude(pk__in=_holding().values("item_id"))
         .select_related("plan__clinic")
         .order_by("start", "id")
-        .first()
     )
+
+
+def session_to_confirm(patient, now: dt.datetime) -> PlanItem | None:
+    """The patient's next dosing or booster session within OPENS_BEFORE that is not confirmed."""
+    return _sessions_ahead(patient, now).exclude(pk__in=_holding().values("item_id")).first()
 
 
 def session_ahead(patient, now: dt.datetime) -> PlanItem | None:
     """The patient's next dosing or booster session within OPENS_BEFORE, confirmed or not (a text
     reply NO speaks for it, and withdraws a confirmation given before)."""
-    return (
-        PlanItem.objects.filter(
-            plan__patient=patient,
-            plan__status=TreatmentPlan.Status.ACTIVE,
-            kind__in=READINESS_KINDS,
-            status=PlanItem.Status.SCHEDULED,
-            start__gt=now,
-            start__lte=now + OPENS_BEFORE,
-        )
-        .select_related("plan__clinic")
-        .order_by("start", "id")
-        .first()
-    )
+    return _sessions_ahead(patient, now).first()
 
 
 def readiness_status(

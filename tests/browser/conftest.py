@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,17 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 TIMEOUT_MS = 15_000
+
+
+def wait_for(check, *, seconds: float = 30, what: str):
+    """Poll ``check`` until it returns something true (a worker's send, a file in the outbox)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _unavailable(reason: str) -> None:

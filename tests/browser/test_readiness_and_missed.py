@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 import pytest
 
@@ -23,18 +22,8 @@ from backend.reminders import links
 from backend.reminders.models import Reminder
 from backend.safety.models import Flag, PatientMessage
 from tests.browser import axe
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import TIMEOUT_MS, wait_for
 from tests.browser.test_coordinator_flow import DEMO_PASSWORD
-
-
-def _wait_for(check, *, seconds: float = 30, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _accessible(page, what: str) -> None:
@@ -113,7 +102,7 @@ def test_readiness_by_link_then_a_missed_session_reaches_a_clinician(
     from backend.reminders.tasks import dispatch_due
 
     dispatch_due.delay()
-    alert = _wait_for(
+    alert = wait_for(
         lambda: Reminder.objects.filter(flag=flag, status__in=["sent", "failed"]).first(),
         what="the welfare-call alert to be sent",
     )
