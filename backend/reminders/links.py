@@ -116,9 +116,9 @@ def _unsubscribe_url(patient_id: int, channel: str, _day: dt.date) -> str:
     return absolute(reverse("unsubscribe", args=[token]))
 
 
-# No 0/O, 1/I/l: a code is sometimes read aloud or typed from another screen. 8 characters of 54
-# are 46 bits: guessing one live code among a million takes about 10^8 tries on average.
-SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# No 0/O/o, 1/I/l: a code is sometimes read aloud or typed from another screen. 8 characters of
+# 56 are 46 bits: guessing one live code among a million takes about 10^8 tries on average.
+SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"
 SHORT_CODE_LENGTH = 8
 # Shown in staff previews: the real length, and never a code (not in the alphabet).
 PREVIEW_CODE = "-" * SHORT_CODE_LENGTH

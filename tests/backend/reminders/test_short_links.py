@@ -95,3 +95,9 @@ def test_a_staff_preview_shows_a_short_link_that_opens_nothing(client, plan):
     assert f"/l/{links.PREVIEW_CODE}" in text
     assert not ShortLink.objects.exists()
     assert client.get(f"/l/{links.PREVIEW_CODE}").status_code == 404
+
+
+def test_codes_have_no_character_that_reads_as_another():
+    """A code is read aloud or typed from another screen: no 0/O/o, no 1/I/l."""
+    assert not set("0Oo1Il") & set(links.SHORT_CODE_ALPHABET)
+    assert len(set(links.SHORT_CODE_ALPHABET)) == len(links.SHORT_CODE_ALPHABET)
