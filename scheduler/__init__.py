@@ -8,11 +8,14 @@ rule and ``offsets`` for the reminder-rule language.
 
 from __future__ import annotations
 
+from .budget import sms_counting_from, sms_limits, sms_refusal
 from .calendar import ClinicCalendar
 from .errors import PlanningError
 from .model import (
+    APPOINTMENT_KINDS,
     ITEM_KINDS,
     MESSAGE_KINDS,
+    SESSION_KINDS,
     Plan,
     PlanChange,
     PlannedItem,
@@ -28,9 +31,11 @@ from .protocol_parse import protocol_from_dict
 from .titles import patient_title
 
 __all__ = [
+    "APPOINTMENT_KINDS",
     "ITEM_KINDS",
     "MESSAGE_KINDS",
     "MESSAGE_PRIORITY",
+    "SESSION_KINDS",
     "ClinicCalendar",
     "ItemSpec",
     "MissedSession",
@@ -52,4 +57,7 @@ __all__ = [
     "patient_title",
     "protocol_from_dict",
     "replan",
+    "sms_counting_from",
+    "sms_limits",
+    "sms_refusal",
 ]

@@ -11,18 +11,32 @@ day is over budget the most important text keeps the SMS channel -- same-day tex
 and the rest move to email, or are dropped when an email copy of the same message already exists
 or the patient takes no email. Every such change is a plan note. With written consent, the
 clinic's own limits (``PlanOptions``) or the patient's chosen limits apply, the lower one winning.
+
+At send time the same budget is checked against what actually went out (``sms_refusal``): a text
+is refused when the patient's day or the seven calendar days ending with it already hold the
+limit, and a text the plan did not lay out gives way to planned texts that outrank it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from .model import PlannedReminder, PlanNote
 from .preferences import PatientPreferences, PlanOptions
 from .reminders import reminder_key
+from .timeutil import local_to_utc
 
-__all__ = ["TCPA_DAILY_LIMIT", "TCPA_WEEKLY_LIMIT", "apply_sms_budget", "sms_limits"]
+__all__ = [
+    "TCPA_DAILY_LIMIT",
+    "TCPA_WEEKLY_LIMIT",
+    "apply_sms_budget",
+    "sms_counting_from",
+    "sms_limits",
+    "sms_refusal",
+]
 
 TCPA_DAILY_LIMIT = 1
 TCPA_WEEKLY_LIMIT = 3
@@ -40,6 +54,48 @@ def sms_limits(patient: PatientPreferences, options: PlanOptions) -> tuple[int |
     if patient.sms_written_consent:
         return daily, weekly
     return _lowest(TCPA_DAILY_LIMIT, daily), _lowest(TCPA_WEEKLY_LIMIT, weekly)
+
+
+def _midnight(day_offset: int, now: datetime, zone: ZoneInfo) -> datetime:
+    day = now.astimezone(zone).date() + timedelta(days=day_offset)
+    return local_to_utc(day, time(0, 0), zone)
+
+
+def sms_counting_from(now: datetime, zone: ZoneInfo) -> datetime:
+    """The earliest send time that counts against a text at ``now``: midnight, on the patient's
+    calendar, of the first of the seven days ending with ``now``'s day."""
+    return _midnight(-6, now, zone)
+
+
+def sms_refusal(
+    now: datetime,
+    zone: ZoneInfo,
+    limits: tuple[int | None, int | None],
+    sent: Iterable[datetime],
+    kept: Iterable[datetime] = (),
+) -> str | None:
+    """Why one more patient text at ``now`` breaks the budget, or ``None`` when it fits.
+
+    ``limits`` is ``sms_limits(...)``; ``sent`` the send times of the patient's texts that went
+    out (those from ``sms_counting_from(now, zone)`` count); ``kept`` the send times of texts
+    planned in the seven days from ``now`` that outrank this one and keep their slots. Codes:
+    ``sms.daily_limit`` or ``sms.weekly_limit`` (already sent that many), ``sms.kept_for_planned``.
+    """
+    daily, weekly = limits
+    week_start, day_start = sms_counting_from(now, zone), _midnight(0, now, zone)
+    in_week = [at for at in sent if at >= week_start]
+    sent_today = sum(1 for at in in_week if at >= day_start)
+    if daily is not None and sent_today >= daily:
+        return "sms.daily_limit"
+    if weekly is not None and len(in_week) >= weekly:
+        return "sms.weekly_limit"
+    ahead = [at for at in kept if now <= at < now + timedelta(days=7)]
+    later_today = sum(1 for at in ahead if at < _midnight(1, now, zone))
+    if daily is not None and sent_today + 1 + later_today > daily:
+        return "sms.kept_for_planned"
+    if weekly is not None and len(in_week) + 1 + len(ahead) > weekly:
+        return "sms.kept_for_planned"
+    return None
 
 
 def apply_sms_budget(

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 __all__ = [
+    "APPOINTMENT_KINDS",
     "AUDIENCES",
     "ITEM_KINDS",
     "MESSAGE_KINDS",
+    "SESSION_KINDS",
     "Plan",
     "PlanChange",
     "PlanNote",
@@ -22,6 +24,11 @@ __all__ = [
 ]
 
 ITEM_KINDS = ("dosing", "integration", "check_in", "assessment", "preparation", "booster", "task")
+# Sessions: items the patient attends at a set time. Their messages carry calendar invitations,
+# and a notice of a change lists the sessions it moved or cancelled.
+SESSION_KINDS = frozenset({"dosing", "integration", "preparation", "booster"})
+# Items that take place at a set time with people (FHIR Appointments): sessions and check-ins.
+APPOINTMENT_KINDS = SESSION_KINDS | {"check_in"}
 
 # One folder per kind under templates/email/<kind>/ -- the names are shared with the templates.
 MESSAGE_KINDS = (

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import PlanningError
-from .timeutil import get_zone
+from .timeutil import get_zone, local_to_utc
 
 __all__ = ["CHANNELS", "PatientPreferences", "PlanOptions"]
 
@@ -106,6 +106,18 @@ class PatientPreferences:
         if start < end:
             return start <= wall < end
         return wall >= start or wall < end
+
+    def quiet_ends(self, instant: datetime) -> datetime | None:
+        """The UTC instant the quiet hours holding ``instant`` end (``quiet_end`` on the patient's
+        clock, that day or the next when they wrap midnight); ``None`` outside quiet hours."""
+        if not self.is_quiet(instant):
+            return None
+        assert self.quiet_end is not None
+        local = instant.astimezone(self._zone)
+        day = local.date()
+        if local.time().replace(tzinfo=None) >= self.quiet_end:  # wrapped: they end tomorrow
+            day += timedelta(days=1)
+        return local_to_utc(day, self.quiet_end, self._zone)
 
     def accepts_start(self, local_patient: datetime) -> bool:
         """Whether an appointment starting at this patient-local wall time suits the patient."""

@@ -231,20 +231,17 @@ class ReminderBuilder:
 
     def _out_of_quiet(self, instant: datetime, *, earlier: bool) -> datetime:
         """The last allowed minute before, or the first allowed instant after, a quiet period."""
+        if not earlier:
+            ends = self.patient.quiet_ends(instant)
+            assert ends is not None
+            return ends
         zone: ZoneInfo = self.patient.zone
         start, end = self.patient.quiet_start, self.patient.quiet_end
         assert start is not None and end is not None
         local = instant.astimezone(zone)
         today: date = local.date()
-        if start < end:
-            began, ends = today, today
-        elif local.time() >= start:
-            began, ends = today, today + timedelta(days=1)
-        else:
-            began, ends = today - timedelta(days=1), today
-        if earlier:
-            return local_to_utc(began, start, zone) - ONE_MINUTE
-        return local_to_utc(ends, end, zone)
+        began = today - timedelta(days=1) if start > end and local.time() < start else today
+        return local_to_utc(began, start, zone) - ONE_MINUTE
 
 
 def spec_and_number(item: PlannedItem) -> tuple[str, int]:

@@ -2,23 +2,23 @@
 
 Consent and opt-out can change after a plan is built, a session can be missed or cancelled, a
 plan paused, an assessment answered; and quiet hours and the SMS budget depend on what actually
-went out. Each "no" carries its reason, which the row keeps.
+went out. Quiet hours and the SMS budget are the engine's rules (scheduler.preferences,
+scheduler.budget), asked here with what the database knows. Each "no" carries its reason, which
+the row keeps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
+import scheduler
 from backend.plans import readiness
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
-# The FCC's 2015 healthcare exemption under the TCPA allows, without express written consent,
-# at most one healthcare text a day and three a week (FCC 15-72, para. 147).
-TCPA_DAILY, TCPA_WEEKLY = 1, 3
 ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
 # Notices of what staff changed: their point is that sessions moved or are off, so neither a
 # paused nor a cancelled plan holds them back.
@@ -26,14 +26,24 @@ NOTICE_KINDS = {"session_changed", "session_cancelled"}
 READINESS_ALERT_KIND = "provider_readiness_missing"
 
 
+class Status(enum.StrEnum):
+    SEND = "send"
+    SKIP = "skip"  # never, for the reason given
+    EXPIRED = "expired"  # too late to be useful
+    LATER = "later"  # not now: at ``send_at``
+
+
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # send | skip | expired | later
+    status: Status
     reason: str = ""
     send_at: dt.datetime | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
 
-SEND = Verdict("send")
+
+SEND = Verdict(Status.SEND)
 
 
 def _plan_and_item(reminder: Reminder) -> Verdict | None:
@@ -42,27 +52,27 @@ def _plan_and_item(reminder: Reminder) -> Verdict | None:
         # A safety alert does not wait on the plan (a paused or finished course is no reason to
         # keep a clinician uninformed); it stops only once a clinician has acknowledged the flag.
         if reminder.flag.acknowledged_at is not None:
-            return Verdict("skip", "flag acknowledged")
+            return Verdict(Status.SKIP, "flag acknowledged")
         return None
     if reminder.message_kind in NOTICE_KINDS:
         return None
     if plan.status != TreatmentPlan.Status.ACTIVE:
-        return Verdict("skip", f"plan is {plan.status}")
+        return Verdict(Status.SKIP, f"plan is {plan.status}")
     if item is None:
         return None
     if item.status == PlanItem.Status.CANCELLED:
-        return Verdict("skip", f"{item.title} was cancelled")
+        return Verdict(Status.SKIP, f"{item.title} was cancelled")
     if reminder.requires_attended and item.status == PlanItem.Status.MISSED:
-        return Verdict("skip", f"{item.title} did not take place")
+        return Verdict(Status.SKIP, f"{item.title} did not take place")
     if (
         item.kind in ANSWERED_KINDS
         and item.status == PlanItem.Status.COMPLETED
         and reminder.audience == Reminder.Audience.PATIENT
     ):
-        return Verdict("skip", "already answered")
+        return Verdict(Status.SKIP, "already answered")
     if reminder.message_kind == READINESS_ALERT_KIND and readiness.is_confirmed(item):
         # The coordinator's T-24 h alert is for a patient who has not confirmed being ready.
-        return Verdict("skip", "readiness confirmed")
+        return Verdict(Status.SKIP, "readiness confirmed")
     return None
 
 
@@ -70,101 +80,92 @@ def _consent(reminder: Reminder) -> Verdict | None:
     if reminder.audience == Reminder.Audience.PROVIDER:
         provider = reminder.provider
         if not provider.active:
-            return Verdict("skip", "provider is inactive")
+            return Verdict(Status.SKIP, "provider is inactive")
         if reminder.channel == Reminder.Channel.EMAIL and not provider.user.email:
-            return Verdict("skip", "provider has no email address")
+            return Verdict(Status.SKIP, "provider has no email address")
         if reminder.channel == Reminder.Channel.SMS and not provider.mobile:
-            return Verdict("skip", "provider has no mobile number")
+            return Verdict(Status.SKIP, "provider has no mobile number")
         return None
     patient = reminder.plan.patient
     if reminder.channel == Reminder.Channel.EMAIL and not patient.may_email:
-        return Verdict("skip", "no email consent, opted out, or no address")
+        return Verdict(Status.SKIP, "no email consent, opted out, or no address")
     if reminder.channel == Reminder.Channel.SMS and not patient.may_sms:
-        return Verdict("skip", "no SMS consent, opted out (STOP), or no number")
+        return Verdict(Status.SKIP, "no SMS consent, opted out (STOP), or no number")
     return None
 
 
+def _preferences(patient) -> scheduler.PatientPreferences:
+    """What the engine needs of the patient to judge quiet hours and the SMS budget."""
+    quiet = patient.quiet_start is not None and patient.quiet_end is not None
+    return scheduler.PatientPreferences(
+        time_zone=patient.time_zone,
+        quiet_start=patient.quiet_start if quiet else None,
+        quiet_end=patient.quiet_end if quiet else None,
+        sms_written_consent=patient.sms_written_consent,
+    )
+
+
 def _quiet_hours(reminder: Reminder, now: dt.datetime) -> Verdict | None:
-    patient = reminder.plan.patient
-    if (
-        reminder.audience != Reminder.Audience.PATIENT
-        or not patient.quiet_start
-        or not patient.quiet_end
-    ):
+    if reminder.audience != Reminder.Audience.PATIENT:
         return None
-    start, end = patient.quiet_start, patient.quiet_end
-    if start == end:
+    resume = _preferences(reminder.plan.patient).quiet_ends(now)
+    if resume is None:
         return None
-    local = now.astimezone(ZoneInfo(patient.time_zone))
-    wall = local.time()
-    quiet = (start <= wall < end) if start < end else (wall >= start or wall < end)
-    if not quiet:
-        return None
-    resume_day = local.date() if wall < end else local.date() + dt.timedelta(days=1)
-    resume = dt.datetime.combine(resume_day, end, tzinfo=local.tzinfo).astimezone(dt.UTC)
     if resume > reminder.not_after:
-        return Verdict("skip", "quiet hours last past the point where it is useful")
-    return Verdict("later", "quiet hours; moved to their end", send_at=resume)
+        return Verdict(Status.SKIP, "quiet hours last past the point where it is useful")
+    return Verdict(Status.LATER, "quiet hours; moved to their end", send_at=resume)
 
 
 def _sms_budget(reminder: Reminder, now: dt.datetime) -> Verdict | None:
+    """The engine's SMS budget (scheduler.budget), counted on what went out. A text the engine
+    did not plan (a change notice, a missed-session message: written by staff actions after the
+    plan's budget was laid out) also never takes a slot the plan kept for a text that outranks
+    it (scheduler.priorities: the day-after safety text, the day-of preparation); it then goes
+    by email only, which every such message also has."""
     if reminder.channel != Reminder.Channel.SMS or reminder.audience != Reminder.Audience.PATIENT:
         return None
     patient, clinic = reminder.plan.patient, reminder.plan.clinic
-    daily, weekly = (
-        (clinic.sms_daily_limit, clinic.sms_weekly_limit)
-        if patient.sms_written_consent
-        else (TCPA_DAILY, TCPA_WEEKLY)
+    preferences = _preferences(patient)
+    limits = scheduler.sms_limits(
+        preferences,
+        scheduler.PlanOptions(
+            sms_daily_limit=clinic.sms_daily_limit, sms_weekly_limit=clinic.sms_weekly_limit
+        ),
     )
-    local = now.astimezone(ZoneInfo(patient.time_zone))
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
     sent = Reminder.objects.filter(
         patient=patient,
         channel=Reminder.Channel.SMS,
         status=Reminder.Status.SENT,
-        sent_at__gte=day_start - dt.timedelta(days=6),
+        sent_at__gte=scheduler.sms_counting_from(now, preferences.zone),
     ).values_list("sent_at", flat=True)
-    sent = list(sent)
-    sent_today = sum(1 for at in sent if at >= day_start)
-    if sent_today >= daily:
-        return Verdict("skip", f"SMS budget: {daily} a day already sent")
-    if len(sent) >= weekly:
-        return Verdict("skip", f"SMS budget: {weekly} in 7 days already sent")
+    kept = ()
     if reminder.rule == STAFF_RULE:
-        return _keep_slots_for_planned(
-            reminder, now, (sent_today, len(sent)), (daily, weekly), day_start
+        kept = (
+            Reminder.objects.filter(
+                patient=reminder.patient_id,
+                channel=Reminder.Channel.SMS,
+                audience=Reminder.Audience.PATIENT,
+                status__in=Reminder.PENDING,
+                priority__gt=reminder.priority,
+                send_at__gte=now,
+                send_at__lt=now + dt.timedelta(days=7),
+            )
+            .exclude(rule=STAFF_RULE)
+            .values_list("send_at", flat=True)
         )
-    return None
-
-
-def _keep_slots_for_planned(reminder, now, sent, limits, day_start):
-    """A text the engine did not plan (a change notice, a missed-session message: written by
-    staff actions after the plan's budget was laid out) never takes a slot the plan kept for a
-    text that outranks it (scheduler.priorities: the day-after safety text, the day-of
-    preparation). It then goes by email only, which every such message also has."""
-    planned = list(
-        Reminder.objects.filter(
-            patient=reminder.patient_id,
-            channel=Reminder.Channel.SMS,
-            audience=Reminder.Audience.PATIENT,
-            status__in=Reminder.PENDING,
-            priority__gt=reminder.priority,
-            send_at__gte=now,
-            send_at__lt=now + dt.timedelta(days=7),
-        )
-        .exclude(rule=STAFF_RULE)
-        .values_list("send_at", flat=True)
-    )
-    (sent_today, sent_in_week), (daily, weekly) = sent, limits
-    later_today = sum(1 for at in planned if at < day_start + dt.timedelta(days=1))
-    if sent_today + 1 + later_today > daily or sent_in_week + 1 + len(planned) > weekly:
-        return Verdict("skip", "SMS budget: kept for a more important text planned this week")
+    refusal = scheduler.sms_refusal(now, preferences.zone, limits, list(sent), list(kept))
+    if refusal == "sms.daily_limit":
+        return Verdict(Status.SKIP, f"SMS budget: {limits[0]} a day already sent")
+    if refusal == "sms.weekly_limit":
+        return Verdict(Status.SKIP, f"SMS budget: {limits[1]} in 7 days already sent")
+    if refusal == "sms.kept_for_planned":
+        return Verdict(Status.SKIP, "SMS budget: kept for a more important text planned this week")
     return None
 
 
 def check(reminder: Reminder, *, now: dt.datetime) -> Verdict:
     if now > reminder.not_after:
-        return Verdict("expired", "too late to be useful")
+        return Verdict(Status.EXPIRED, "too late to be useful")
     for rule in (_plan_and_item, _consent):
         verdict = rule(reminder)
         if verdict:

@@ -70,3 +70,11 @@ def test_another_sessions_confirmation_does_not_skip_this_alert(plan):
     )
 
     assert eligibility.check(alert, now=second.start - dt.timedelta(hours=24)).status == "send"
+
+
+def test_a_verdicts_status_is_an_enum_that_reads_as_its_word():
+    verdict = eligibility.Verdict("skip", "readiness confirmed")
+    assert verdict.status is eligibility.Status.SKIP
+    assert verdict.status == "skip" and f"{verdict.status}" == "skip"
+    assert verdict == eligibility.Verdict(eligibility.Status.SKIP, "readiness confirmed")
+    assert hash(verdict) == hash(eligibility.Verdict("skip", "readiness confirmed"))
