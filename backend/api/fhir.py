@@ -17,13 +17,11 @@ import uuid
 from backend.measures import scoring
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
+from scheduler.model import APPOINTMENT_KINDS
 
 NAMESPACE = uuid.UUID("6f1c3b0e-7d0a-4d55-9a63-4a6f2f1b9c01")
 SYSTEM = "https://aftercare.invalid/fhir"
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
-
-# Items that happen at a time with people: Appointments. The rest are CarePlan activity details.
-APPOINTMENT_KINDS = {"dosing", "integration", "check_in", "preparation", "booster"}
 
 PLAN_STATUS = {
     "draft": "draft",
@@ -156,6 +154,7 @@ def plan_bundle(plan: TreatmentPlan) -> dict:
     entries = [(patient_ref, _patient(plan)), (provider_ref, _practitioner(plan))]
     activities, appointment_refs = [], {}
     for item in plan.items.all():
+        # Items at a set time with people are Appointments; the rest, CarePlan activity details.
         ref = _urn("item", item.pk) if item.kind in APPOINTMENT_KINDS else None
         if ref:
             appointment_refs[item.pk] = ref

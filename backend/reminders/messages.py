@@ -23,8 +23,8 @@ from backend.reminders.content import EMAIL_ONLY_KINDS, RenderedMessage, render_
 from backend.reminders.ics import session_invitations
 from backend.reminders.models import Reminder
 from backend.safety import crisis
+from scheduler.model import SESSION_KINDS
 
-SESSION_KINDS = {"dosing", "integration", "preparation", "booster"}
 # Messages that announce a session carry its calendar invitation; a day-after message does not
 # invite anyone to a session that has already happened.
 INVITING_MESSAGE_KINDS = {
