@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
 
+from backend.clinics.models import Clinic
 from backend.protocols.models import Protocol
 
 FROZEN_WHEN_USED = ("slug", "name", "definition")
@@ -33,6 +34,22 @@ def _validated(protocol: Protocol) -> Protocol:
     return protocol
 
 
+def _lock_line(clinic_id: int | None, slug: str) -> None:
+    """Serialise every writer of the version line of ``slug`` for ``clinic_id`` until commit.
+
+    A clinic's versions wait on that clinic's row; every line also waits on the library's rows
+    of ``slug`` (its numbers count in every clinic's line). The lock is taken before the highest
+    number is read, so on PostgreSQL (READ COMMITTED) the writer that waited reads the version
+    the other committed and numbers after it. SQLite locks the whole database on the first write
+    instead, and the unique constraints catch whatever a lock does not (see
+    protocol_create_version).
+    """
+    if clinic_id is not None:
+        list(Clinic.objects.select_for_update().filter(pk=clinic_id).values_list("pk"))
+    library = Protocol.objects.filter(clinic__isnull=True, slug=slug).order_by("pk")
+    list(library.select_for_update().values_list("pk"))
+
+
 def _next_version(clinic_id: int | None, slug: str) -> int:
     """One more than any version of ``slug`` in the library or in the clinic's own line."""
     line = Protocol.objects.filter(slug=slug).filter(
@@ -50,14 +67,19 @@ def protocol_create_version(
     is_active: bool = False,
     attempts: int = 3,
 ) -> Protocol:
-    """A new version of ``slug`` owned by ``clinic_id`` (None: the library, administrators only).
+    """A new version of ``slug`` owned by ``clinic_id`` (None: the library, administrators only),
+    numbered one past every version of ``slug`` in the library and in the clinic's own line.
 
-    Two coordinators adding a version at once both succeed: the unique constraint on (clinic,
-    slug, version) turns the race into a retry with the next number.
+    Two writers of one line never get the same number: each locks the line (``_lock_line``)
+    before reading the highest number. The unique constraints on (slug, version) in the library
+    and (clinic, slug, version) in a clinic are the backstop: a number taken anyway (the first
+    version of a library line, which has no row to lock yet) is an IntegrityError, retried with
+    the next number up to ``attempts`` times.
     """
     for attempt in range(attempts):
         try:
             with transaction.atomic():
+                _lock_line(clinic_id, slug)
                 protocol = Protocol(
                     clinic_id=clinic_id,
                     slug=slug,

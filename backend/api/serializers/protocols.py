@@ -9,8 +9,7 @@ from backend.protocols.models import Protocol
 
 
 class ProtocolSerializer(serializers.ModelSerializer):
-    """On input `version` and `clinic` are assigned: the caller's clinic owns the new version,
-    numbered after every version of its slug in the library and in that clinic."""
+    """Output: a version as stored, with the clinic that owns it (null: the built-in library)."""
 
     class Meta:
         model = Protocol
@@ -24,9 +23,18 @@ class ProtocolSerializer(serializers.ModelSerializer):
             "is_active",
             "created_at",
         ]
-        read_only_fields = ["clinic", "version", "created_at"]
-        # Uniqueness of (slug, version) holds by construction: version is assigned on create.
-        validators = []
+        read_only_fields = fields
+
+
+class ProtocolInputSerializer(serializers.Serializer):
+    """Input for a new version (POST) or a change (PATCH). `version` and `clinic` are not input:
+    the caller's clinic owns the new version, numbered by protocols.services after every version
+    of its slug in the library and in that clinic. The definition must parse as a protocol."""
+
+    slug = serializers.SlugField(max_length=80)
+    name = serializers.CharField(max_length=160)
+    definition = serializers.JSONField()
+    is_active = serializers.BooleanField(required=False)
 
     def validate_definition(self, value):
         if not isinstance(value, dict):
@@ -36,9 +44,10 @@ class ProtocolSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        slug = attrs.get("slug", getattr(self.instance, "slug", ""))
-        definition = attrs.get("definition", getattr(self.instance, "definition", None))
-        version = self.instance.version if self.instance else 1
+        current: Protocol | None = self.context.get("protocol")
+        slug = attrs.get("slug", getattr(current, "slug", ""))
+        definition = attrs.get("definition", getattr(current, "definition", None))
+        version = current.version if current else 1
         candidate = Protocol(slug=slug, version=version, name="", definition=definition)
         try:
             candidate.engine_protocol()

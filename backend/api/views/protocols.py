@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
 
 from backend.api.filters import ProtocolFilter
 from backend.api.permissions import Role, StaffReadManagersWrite, clinic_id_of, role_of
-from backend.api.serializers.protocols import ProtocolSerializer
+from backend.api.serializers.protocols import ProtocolInputSerializer, ProtocolSerializer
 from backend.api.views.base import ApiModelViewSet
 from backend.protocols import services
 
@@ -31,10 +33,16 @@ class ProtocolViewSet(ApiModelViewSet):
     def get_queryset(self):
         return services.visible_to(**self._scope()).order_by("slug", "-version")
 
-    def perform_create(self, serializer):
-        data = serializer.validated_data
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update"):
+            return ProtocolInputSerializer
+        return ProtocolSerializer
+
+    @extend_schema(request=ProtocolInputSerializer, responses={201: ProtocolSerializer})
+    def create(self, request, *args, **kwargs):
+        data = self._validated(ProtocolInputSerializer(data=request.data))
         try:
-            serializer.instance = services.protocol_create_version(
+            protocol = services.protocol_create_version(
                 clinic_id=self._scope()["clinic_id"],
                 slug=data["slug"],
                 name=data["name"],
@@ -43,15 +51,23 @@ class ProtocolViewSet(ApiModelViewSet):
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        return Response(ProtocolSerializer(protocol).data, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer):
+    @extend_schema(request=ProtocolInputSerializer, responses={200: ProtocolSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        protocol = self.get_object()
+        data = self._validated(
+            ProtocolInputSerializer(data=request.data, partial=True, context={"protocol": protocol})
+        )
         try:
-            serializer.instance = services.protocol_update(
-                protocol=serializer.instance,
-                changes=dict(serializer.validated_data),
-                **self._scope(),
-            )
+            protocol = services.protocol_update(protocol=protocol, changes=data, **self._scope())
         except DjangoPermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        return Response(ProtocolSerializer(protocol).data)
+
+    @staticmethod
+    def _validated(serializer: serializers.Serializer) -> dict:
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
