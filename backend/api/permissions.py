@@ -1,17 +1,18 @@
-"""Who may call what, and which rows each role sees.
+"""The rules of backend/core/scope.py, adapted to DRF permission classes.
 
-Roles and row scope are backend/core/scope.py's, shared with the admin and the pages. Resource
-endpoints are for staff; `me/` endpoints are for patients. Rows outside a
-user's scope are filtered out of every queryset, so asking for one by id is a 404, never a 403
-that would confirm it exists.
+Resource endpoints are for staff; `me/` endpoints are for patients. Rows outside a user's scope
+are filtered out of every queryset (core.scope.scope), so asking for one by id is a 404, never a
+403 that would confirm it exists.
 """
 
 from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from backend.core.scope import (  # noqa: F401 - the API's views import them from here
+from backend.core.scope import (
+    ADMINS,
     MANAGERS,
+    PATIENTS,
     STAFF,
     Role,
     clinic_id_of,
@@ -20,10 +21,25 @@ from backend.core.scope import (  # noqa: F401 - the API's views import them fro
     scope_filter,
 )
 
+# The permission classes, and the scope names the API's views and read path import from here.
+__all__ = [
+    "MANAGERS",
+    "STAFF",
+    "AdminWrite",
+    "PatientOnly",
+    "Role",
+    "StaffOnly",
+    "StaffReadManagersWrite",
+    "clinic_id_of",
+    "role_of",
+    "scope",
+    "scope_filter",
+]
+
 
 class _RolePermission(BasePermission):
-    read_roles: set[Role] = set()
-    write_roles: set[Role] = set()
+    read_roles: frozenset[Role] = frozenset()
+    write_roles: frozenset[Role] = frozenset()
 
     def has_permission(self, request, view) -> bool:
         role = role_of(request.user)
@@ -47,7 +63,7 @@ class AdminWrite(_RolePermission):
     """Staff read; only admins write (clinics and provider accounts)."""
 
     read_roles = STAFF
-    write_roles = {Role.ADMIN}
+    write_roles = ADMINS
 
 
 class StaffOnly(_RolePermission):
@@ -56,5 +72,5 @@ class StaffOnly(_RolePermission):
 
 
 class PatientOnly(_RolePermission):
-    read_roles = {Role.PATIENT}
-    write_roles = {Role.PATIENT}
+    read_roles = PATIENTS
+    write_roles = PATIENTS

@@ -1,4 +1,4 @@
-"""Row-level scoping for the admin, by the one rule in backend/core/scope.py.
+"""The rules of backend/core/scope.py, adapted to the admin's ModelAdmin hooks.
 
 Scope is enforced twice, so that no admin view can step around it:
 
@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from django.db.models import Model, QuerySet
 
-from backend.core.scope import clinic_id_of, is_active_staff, scope
+from backend.core import scope as rules
+from backend.core.scope import clinic_id_of, is_active_staff
 
-clinic_of = clinic_id_of  # the clinic a coordinator or provider works at
+# For the admin modules that import the clinic lookup by this name.
+clinic_of = clinic_id_of
 
 __all__ = ["ClinicScopedAdminMixin", "ReadOnlyAdminMixin", "clinic_of", "is_active_staff"]
 
@@ -32,7 +34,7 @@ class ClinicScopedAdminMixin:
 
     def scope(self, request, qs: QuerySet) -> QuerySet:
         # distinct: a patient with two plans of one provider is one row.
-        return scope(
+        return rules.scope(
             qs, request.user, clinic=self.clinic_field, provider=self.provider_field, distinct=True
         )
 
@@ -51,8 +53,13 @@ class ClinicScopedAdminMixin:
         memo = request.__dict__.setdefault("_aftercare_scope", {})
         key = (self.model._meta.label, obj.pk)
         if key not in memo:
-            live = self.model._default_manager.filter(pk=obj.pk)
-            memo[key] = self.scope(request, live).exists()
+            memo[key] = rules.in_scope(
+                request.user,
+                self.model,
+                obj.pk,
+                clinic=self.clinic_field,
+                provider=self.provider_field,
+            )
         return memo[key]
 
     def has_module_permission(self, request):

@@ -1,17 +1,21 @@
-"""Who may see which rows: one rule for the admin, the API and the pages.
+"""Who has which role, at which clinic, and may see which rows: the one set of rules for the
+admin, the API, the pages and the webhooks.
 
 A user's role comes from their one-to-one links: a superuser is an admin, `user.coordinator` a
 coordinator of one clinic, `user.provider` a provider (none at all once the clinic deactivates
-them), `user.patient` a patient. Staff see the rows of their clinic, a provider those of their
-own patients where a model says how to find them; everyone else none. The admin
-(core/admin_scope.py), the API (api/permissions.py) and the provider pages all ask here.
+them), `user.patient` a patient. Admins see every row; coordinators the rows of their clinic; a
+provider those of their own patients where a model says how to find them, else their clinic's;
+everyone else none. Staff read, managers (admins and coordinators) write, and only admins write
+clinics and provider accounts. Built-in protocols are a library every staff member reads; a
+clinic's own versions are that clinic's. core/admin_scope.py (ModelAdmin hooks) and
+api/permissions.py (DRF permission classes) only adapt these rules to their framework.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 
 class Role(StrEnum):
@@ -46,8 +50,10 @@ def _lookup_role(user) -> Role:
     return Role.NONE
 
 
-STAFF = {Role.ADMIN, Role.COORDINATOR, Role.PROVIDER}
-MANAGERS = {Role.ADMIN, Role.COORDINATOR}
+STAFF = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PROVIDER})  # read clinical records
+MANAGERS = frozenset({Role.ADMIN, Role.COORDINATOR})  # change plans, patients and protocols
+ADMINS = frozenset({Role.ADMIN})  # change clinics and provider accounts
+PATIENTS = frozenset({Role.PATIENT})  # their own schedule and preferences only
 
 
 def is_active_staff(user) -> bool:
@@ -85,6 +91,15 @@ def scope(
     return qs.distinct() if distinct and provider in lookups else qs
 
 
+def in_scope(user, model: type[Model], pk, *, clinic: str, provider: str | None) -> bool:
+    """May this user see the saved row ``pk`` of ``model``, as it is in the database now (by the
+    lookups of `scope`)? Only active staff may see any."""
+    if not is_active_staff(user):
+        return False
+    live = model._default_manager.filter(pk=pk)
+    return scope(live, user, clinic=clinic, provider=provider).exists()
+
+
 def clinic_id_of(user) -> int | None:
     """The clinic a coordinator or provider works at; None for admins and patients."""
     role = role_of(user)
@@ -93,3 +108,9 @@ def clinic_id_of(user) -> int | None:
     if role is Role.PROVIDER:
         return user.provider.clinic_id
     return None
+
+
+def protocol_scope(user) -> dict:
+    """The keyword arguments of protocols.services.visible_to / may_change for this user: the
+    library and their clinic's own versions; every version for admins."""
+    return {"clinic_id": clinic_id_of(user), "everything": role_of(user) is Role.ADMIN}

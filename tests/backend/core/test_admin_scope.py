@@ -104,3 +104,32 @@ def test_a_deactivated_provider_sees_nothing_in_the_admin(client, clinics):
     index = client.get(reverse("admin:index"))
     assert mine.patient.first_name not in index.text
     assert "Treatment plans" not in index.text
+
+
+@pytest.mark.django_db
+def test_the_scope_module_answers_for_one_object_and_for_protocols(clinics, admin_user):
+    """The rules the admin and the API adapt (backend/core/scope.py), asked directly."""
+    from backend.core import scope
+    from backend.plans.models import TreatmentPlan
+
+    mine, theirs = clinics
+    lookups = {"clinic": "clinic", "provider": "provider"}
+    for user, own, other in [
+        (mine.coordinator.user, True, False),
+        (mine.provider.user, True, False),
+        (admin_user, True, True),
+        (mine.patient.user, False, False),
+    ]:
+        if user is None:
+            continue
+        assert scope.in_scope(user, TreatmentPlan, mine.plan.pk, **lookups) is own, user
+        assert scope.in_scope(user, TreatmentPlan, theirs.plan.pk, **lookups) is other, user
+    assert scope.protocol_scope(mine.coordinator.user) == {
+        "clinic_id": mine.clinic.pk,
+        "everything": False,
+    }
+    assert scope.protocol_scope(admin_user) == {"clinic_id": None, "everything": True}
+    mine.provider.active = False
+    mine.provider.save()
+    deactivated = type(mine.provider.user).objects.get(pk=mine.provider.user_id)  # a new request's
+    assert not scope.in_scope(deactivated, TreatmentPlan, mine.plan.pk, **lookups)
