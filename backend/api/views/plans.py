@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.cache import cache
-from django.db.models import Prefetch, prefetch_related_objects
-from django.http import Http404
+from django.db.models import Prefetch
+from django.middleware.http import ConditionalGetMiddleware
+from django.utils.decorators import decorator_from_middleware, method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,8 +14,6 @@ from rest_framework.response import Response
 from backend.api import fhir
 from backend.api.filters import PlanFilter
 from backend.api.permissions import STAFF, StaffReadManagersWrite, scope
-from backend.api.rendered import RenderedJson, negotiated_plain_json
-from backend.api.rows import scoped_row
 from backend.api.serializers.plans import (
     PlanBuildSerializer,
     PlanChangeSerializer,
@@ -32,7 +30,10 @@ from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
 ITEMS = Prefetch("items", queryset=PlanItem.objects.order_by("sequence"))
-PLAN_CACHE_SECONDS = 300
+# An ETag from the rendered body, and a 304 when If-None-Match names it: Django's conditional GET
+# middleware applied to one view. The body is serialized from the database on every request, so
+# its ETag changes with anything it shows (a renamed patient or provider included).
+conditional_get = decorator_from_middleware(ConditionalGetMiddleware)
 
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
@@ -60,11 +61,11 @@ class PlanViewSet(
     WITH_REMINDERS = {"create", "pause", "resume", "cancel", "fhir"}
 
     def get_queryset(self):
-        qs = TreatmentPlan.objects.select_related("patient", "provider__user", "protocol").defer(
-            "protocol__definition"
+        qs = (
+            TreatmentPlan.objects.select_related("patient", "provider__user", "protocol")
+            .defer("protocol__definition")
+            .prefetch_related(ITEMS)
         )
-        if self.action != "retrieve":  # retrieve loads items only on a cache miss
-            qs = qs.prefetch_related(ITEMS)
         if self.action in self.WITH_REMINDERS:
             qs = qs.prefetch_related(
                 Prefetch("reminders", queryset=Reminder.objects.order_by("send_at", "id"))
@@ -73,9 +74,8 @@ class PlanViewSet(
                      provider="provider")  # fmt: skip
 
     def filter_queryset(self, queryset):
-        # Query-string filters shape lists; a detail read is scoped by get_queryset alone, and
-        # building the filterset for it cost more than the rest of a cached read.
-        if self.action == "retrieve":
+        # Query-string filters shape lists; one plan is found by its id within scope alone.
+        if self.detail:
             return queryset
         return super().filter_queryset(queryset)
 
@@ -83,44 +83,14 @@ class PlanViewSet(
         parameters=[IF_NONE_MATCH, ETAG],
         responses={200: PlanSerializer, 304: OpenApiResponse(description=NOT_MODIFIED)},
     )
+    @method_decorator(conditional_get)
     def retrieve(self, request, *args, **kwargs):
-        """The plan with its items; JSON from a per-process cache keyed on the plan's revision.
+        """The plan with its items, with an ETag; 304 with no body when If-None-Match names it.
 
-        Every change made through the plan services raises the revision (and any other save
-        moves `updated_at`), so a cached body is never served for a plan that has changed since.
-        The cache holds the rendered bytes, so a hit skips serializing and rendering; it is local
-        memory (plan data never leaves the process for it), and a body is served only after the
-        caller's own scope and object checks have found the plan.
+        The scope and object checks run first, so an ETag never tells a caller more than the
+        plan itself would.
         """
-        stamp = self._visible_stamp(kwargs[self.lookup_field])
-        if not negotiated_plain_json(request):  # the browsable API, indented JSON: as ever
-            return Response(self._detail_data())
-        key = f"api:plan-json:{stamp.pk}:{stamp.revision}:{stamp.updated_at.timestamp()}"
-        body = cache.get(key)
-        if body is None:
-            body = RenderedJson.render(self._detail_data(), request, self.get_renderer_context())
-            cache.set(key, body, PLAN_CACHE_SECONDS)
-        return body.response(request)
-
-    def _visible_stamp(self, pk: str) -> TreatmentPlan:
-        """The plan's id, revision and updated_at if the caller may read it, else 404.
-
-        The same rule as get_queryset's scope(), read without loading the plan (see rows.py);
-        the full plan is loaded on a cache miss alone.
-        """
-        stamp = scoped_row(
-            TreatmentPlan, int(pk), self.request.user, clinic="clinic", provider="provider",
-            fields=("revision", "updated_at"),
-        )  # fmt: skip
-        if stamp is None:
-            raise Http404
-        self.check_object_permissions(self.request, stamp)
-        return stamp
-
-    def _detail_data(self) -> dict:
-        plan = self.get_object()
-        prefetch_related_objects([plan], ITEMS)
-        return self.get_serializer(plan).data
+        return super().retrieve(request, *args, **kwargs)
 
     def get_serializer_class(self):
         return PlanDetailSerializer if self.action in self.WITH_REMINDERS else PlanSerializer

@@ -1,5 +1,5 @@
-"""Token authentication: one query finds the token, the user and their staff role links, and
-leaves the user as select_related would; a token answers for every role as a session does."""
+"""Token authentication: one query finds the token, the user and their role links
+(select_related); a token answers for every role as a session does."""
 
 from __future__ import annotations
 
@@ -31,11 +31,10 @@ def test_one_query_finds_the_user_and_their_role(role, users):
     with CaptureQueriesContext(connection) as queries:
         user, token = TokenAuthentication().authenticate_credentials(key)
         found = role_of(user)
-        coordinator, provider = hasattr(user, "coordinator"), hasattr(user, "provider")
+        links = tuple(hasattr(user, link) for link in ("coordinator", "provider", "patient"))
     assert found is ROLE_OF[role]
-    assert (coordinator, provider) == (role == "coordinator", role == "provider")
-    # A patient's own row is looked up for patients alone, as before.
-    assert len(queries) == (2 if role == "patient" else 1)
+    assert links == (role == "coordinator", role == "provider", role == "patient")
+    assert len(queries) == 1
     assert user == users[role] and token.key == key and token.user is user
     assert user.auth_token is token
 
@@ -51,11 +50,9 @@ def test_the_role_links_carry_their_ids(users, provider):
     assert (user.provider.pk, user.provider.clinic_id) == (provider.pk, provider.clinic_id)
 
 
-def test_unread_fields_load_on_first_use(users, provider):
-    """The password hash, login dates and a provider's details are deferred, not lost."""
+def test_the_user_and_links_read_as_stored(users, provider):
     user, token = TokenAuthentication().authenticate_credentials(_token(provider.user))
     stored = type(user).objects.get(pk=user.pk)
-    assert user.get_deferred_fields() == {"password", "last_login", "date_joined"}
     assert (user.date_joined, user.password) == (stored.date_joined, stored.password)
     assert user.date_joined.tzinfo is not None
     assert (user.provider.role, user.provider.active) == (provider.role, provider.active)
