@@ -27,7 +27,8 @@ ITEM_KINDS = ("dosing", "integration", "check_in", "assessment", "preparation", 
 # Sessions: items the patient attends at a set time. Their messages carry calendar invitations,
 # and a notice of a change lists the sessions it moved or cancelled.
 SESSION_KINDS = frozenset({"dosing", "integration", "preparation", "booster"})
-# Items that take place at a set time with people (FHIR Appointments): sessions and check-ins.
+# Items at a set time with a provider in the room or on the call, sessions and check-ins: they
+# book the provider, and FHIR calls them Appointments. Assessments and tasks are not.
 APPOINTMENT_KINDS = SESSION_KINDS | {"check_in"}
 
 # One folder per kind under templates/email/<kind>/ -- the names are shared with the templates.

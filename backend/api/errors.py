@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -106,12 +105,3 @@ def exception_handler(exc, context):
         kind = "server_error"
     response.data = {"type": kind, "errors": errors}
     return response
-
-
-def error_response(code: str, detail: str, *, field: str | None = None, status_code: int = 400):
-    """A response in the API's error shape, for views that decide an error themselves."""
-    return Response(
-        {"type": "validation_error" if status_code == 400 else "client_error",
-         "errors": [{"field": field, "code": code, "detail": detail}]},
-        status=status_code,
-    )  # fmt: skip

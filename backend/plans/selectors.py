@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from backend.plans.models import PlanItem, TreatmentPlan
-from backend.reminders.models import Reminder
+from scheduler.model import APPOINTMENT_KINDS
 
 
 def patient_upcoming_items(*, patient_id: int, now: dt.datetime) -> QuerySet[PlanItem]:
@@ -38,14 +38,6 @@ def provider_upcoming_items(
     )
 
 
-def plan_reminders(*, plan_id: int) -> QuerySet[Reminder]:
-    return Reminder.objects.filter(plan_id=plan_id).select_related("item").order_by("send_at", "id")
-
-
-# On-site kinds: the ones a provider is in the room for (assessments and tasks are remote).
-ON_SITE_KINDS = ("dosing", "integration", "preparation", "booster", "check_in")
-
-
 def provider_busy(
     provider, *, now: dt.datetime, exclude_plans=()
 ) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
@@ -54,7 +46,7 @@ def provider_busy(
         return ()
     rows = PlanItem.objects.filter(
         provider=provider,
-        kind__in=ON_SITE_KINDS,
+        kind__in=APPOINTMENT_KINDS,  # a provider is in the room (or on the call) for these
         status=PlanItem.Status.SCHEDULED,
         plan__status__in=("active", "paused", "draft"),
         end__gt=now,
