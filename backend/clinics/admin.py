@@ -1,11 +1,15 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UsernameField
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
+from backend.clinics import services
 from backend.clinics.models import Clinic, ClosedDate, Coordinator, Provider
-from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
 from backend.core.widgets import TimeZoneField
 from backend.safety import crisis
 
@@ -163,20 +167,128 @@ class ClosedDateInline(admin.TabularInline):
     extra = 0
 
 
+class ServiceSavedAdminMixin:
+    """Saves and deletes through backend.clinics.services, never the ModelAdmin's own
+    ``obj.save()`` / ``obj.delete()``. The forms run the same checks first (model validation,
+    validate_deactivation) so the person sees them on the field; the service checks again inside
+    its transaction."""
+
+    def save_model(self, request, obj, form, change):
+        values = {f: form.cleaned_data[f] for f in form.cleaned_data if f in form.fields}
+        # On change, every field of the form, not just form.changed_data: a history "revert"
+        # form is compared with the old version, not with the row as it is now. The service
+        # compares with the row it locked.
+        saved = self.service_update(obj, values) if change else self.service_create(values)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        self.service_delete(obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.service_delete(obj)
+
+
 @admin.register(Clinic)
-class ClinicAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+class ClinicAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistoryAdmin):
     form = ClinicForm
     clinic_field = "pk"
     list_display = ["name", "time_zone", "holiday_country", "name_treatment_in_messages"]
     inlines = [ClosedDateInline]
     fieldsets = FIELDSETS
 
+    def service_create(self, values: dict) -> Clinic:
+        return services.clinic_create(values=values)
+
+    def service_update(self, clinic: Clinic, changes: dict) -> Clinic:
+        return services.clinic_update(clinic=clinic, changes=changes)
+
+    def service_delete(self, clinic: Clinic) -> None:
+        services.clinic_delete(clinic=clinic)
+
+
+class ProviderAddForm(forms.ModelForm):
+    """A provider with a new login account, made by clinics.services.provider_create; the account
+    has no usable password until its owner sets one through the password reset flow."""
+
+    username = UsernameField(max_length=150, help_text="What they sign in with.")
+    email = forms.EmailField(required=False, help_text="Where their password reset link goes.")
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+
+    class Meta:
+        model = Provider
+        fields = ["clinic", "role", "active", "mobile"]
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username=username).exists():
+            raise forms.ValidationError("This username is taken.", code="unique")
+        return username
+
+
+class ProviderChangeForm(forms.ModelForm):
+    class Meta:
+        model = Provider
+        fields = ["role", "active", "mobile"]
+
+    def clean_active(self):
+        active = self.cleaned_data["active"]
+        if self.instance.active and not active:
+            try:
+                services.validate_deactivation(self.instance)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.message_dict["active"]) from exc
+        return active
+
 
 @admin.register(Provider)
-class ProviderAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+class ProviderAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistoryAdmin):
+    """Providers are made with their login account and changed through clinics.services: a
+    provider who has left is deactivated (unticking Active), never while they are their clinic's
+    on-call or backup contact; their plans and history stay."""
+
     list_display = ["__str__", "clinic", "role", "active"]
     list_filter = ["role", "active"]
     search_fields = ["user__first_name", "user__last_name", "user__email"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ProviderChangeForm if obj is not None else ProviderAddForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        clinic_id = clinic_of(request.user)
+        if obj is None and not request.user.is_superuser and "clinic" in form.base_fields:
+            form.base_fields["clinic"].queryset = Clinic.objects.filter(pk=clinic_id)
+        return form
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["clinic", "username", "email", "first_name", "last_name", "role", "active",
+                    "mobile"]  # fmt: skip
+        return ["user", "clinic", "role", "active", "mobile"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "clinic"] if obj is not None else []
+
+    def service_create(self, values: dict) -> Provider:
+        return services.provider_create(**values)
+
+    def service_update(self, provider: Provider, changes: dict) -> Provider:
+        return services.provider_update(provider=provider, changes=changes)
+
+    def service_delete(self, provider: Provider) -> None:
+        services.provider_delete(provider=provider)
+
+    def get_deleted_objects(self, objs, request):
+        """A clinic's on-call or backup contact is listed as what protects the provider, so the
+        delete page refuses (as it does for a provider whose plans protect them)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for provider in objs:
+            try:
+                services.validate_deactivation(provider)
+            except ValidationError as exc:
+                protected = [*protected, *exc.message_dict["active"]]
+        return deleted, counts, perms_needed, protected
 
 
 @admin.register(Coordinator)

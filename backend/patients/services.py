@@ -77,3 +77,10 @@ def patient_revoke_links(*, patient: Patient, now: dt.datetime | None = None) ->
         revoked_at=now or timezone.now()
     )
     return patient
+
+
+@transaction.atomic
+def patient_delete(*, patient: Patient) -> None:
+    """Delete a patient no plan names (a record entered by mistake). A patient with plans is
+    refused with ProtectedError: their care history stays; revoke their links instead."""
+    Patient.objects.select_for_update().get(pk=patient.pk).delete()

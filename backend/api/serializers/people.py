@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from backend.api.serializers.fields import PhoneField
@@ -16,6 +14,10 @@ CHANNELS = ("email", "sms")
 
 
 class ClinicSerializer(serializers.ModelSerializer):
+    """A clinic in and out. Input is only validated here: the view saves it through
+    backend.clinics.services, which also applies Clinic.clean (no drug or diagnosis word in a
+    sender name), so the API and the admin refuse the same names."""
+
     phone = PhoneField(required=False, allow_blank=True)
     sms_from_number = PhoneField(required=False, allow_blank=True)
 
@@ -26,18 +28,6 @@ class ClinicSerializer(serializers.ModelSerializer):
             "holiday_subdivision", "sender_name", "sms_sender_name", "sender_email", "phone",
             "sms_from_number", "name_treatment_in_messages", "sms_daily_limit", "sms_weekly_limit",
         ]  # fmt: skip
-
-    def validate(self, attrs):
-        """The model's own rules for the names patients see (Clinic.clean: no drug or diagnosis
-        word in a sender name), so the API and the admin refuse the same names."""
-        names = ("name", "sender_name", "sms_sender_name")
-        current = {f: getattr(self.instance, f) for f in names} if self.instance else {}
-        candidate = Clinic(**{**current, **{f: attrs[f] for f in names if f in attrs}})
-        try:
-            candidate.clean()
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.message_dict) from error
-        return attrs
 
 
 class ProviderSerializer(serializers.ModelSerializer):
@@ -57,40 +47,18 @@ class ProviderSerializer(serializers.ModelSerializer):
         return obj.user.get_full_name() or obj.user.get_username()
 
 
-class ProviderCreateSerializer(serializers.ModelSerializer):
-    """A provider with a new login account (admins only)."""
+class ProviderCreateSerializer(serializers.Serializer):
+    """Input: a provider with a new login account (admins only), made by
+    clinics.services.provider_create; the output is a ProviderSerializer."""
 
-    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", write_only=True)
-    email = serializers.EmailField(write_only=True, required=False, allow_blank=True)
-    first_name = serializers.CharField(max_length=150, write_only=True, required=False)
-    last_name = serializers.CharField(max_length=150, write_only=True, required=False)
-    mobile = PhoneField(required=False, allow_blank=True)
-
-    class Meta:
-        model = Provider
-        fields = [
-            "clinic",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "role",
-            "active",
-            "mobile",
-        ]
-
-    def validate_username(self, value: str) -> str:
-        if User.objects.filter(username=value).exists():
-            raise serializers.ValidationError("This username is taken.", code="unique")
-        return value
-
-    @transaction.atomic
-    def create(self, validated_data: dict) -> Provider:
-        user_fields = {k: validated_data.pop(k, "") for k in ("email", "first_name", "last_name")}
-        user = User.objects.create_user(validated_data.pop("username"), **user_fields)
-        user.set_unusable_password()  # they set one through the password reset flow
-        user.save()
-        return Provider.objects.create(user=user, **validated_data)
+    clinic = serializers.PrimaryKeyRelatedField(queryset=Clinic.objects.all())
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(max_length=150, required=False, default="")
+    last_name = serializers.CharField(max_length=150, required=False, default="")
+    role = serializers.ChoiceField(choices=Provider.Role.choices)
+    active = serializers.BooleanField(required=False, default=True)
+    mobile = PhoneField(required=False, allow_blank=True, default="")
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -98,7 +66,8 @@ class PatientSerializer(serializers.ModelSerializer):
 
     Setting `email_consent` or `sms_consent` stamps `*_consent_at` with the time of the request
     and `*_consent_method` with `consent_method` (default `api`). Withdrawing consent is an
-    opt-out: the view then cancels that channel's pending reminders through the consent service.
+    opt-out that cancels that channel's pending reminders. Input is only validated here: the view
+    saves it through backend.patients.services, which stamps and opts out.
     """
 
     mobile = PhoneField(required=False, allow_blank=True)
@@ -134,17 +103,6 @@ class PatientSerializer(serializers.ModelSerializer):
             )
         return attrs
 
-    def create(self, validated_data: dict) -> Patient:
-        method = validated_data.pop("consent_method", self.fields["consent_method"].default)
-        return patient_services.patient_create(values=validated_data, consent_method=method)
-
-    def update(self, instance: Patient, validated_data: dict) -> Patient:
-        method = validated_data.pop("consent_method", self.fields["consent_method"].default)
-        return patient_services.patient_update(
-            patient=instance, changes=validated_data, consent_method=method
-        )
-
-
 class PatientSelfSerializer(PatientSerializer):
     """What a patient may change about themselves: how and when they are reached, and consent."""
 
@@ -159,3 +117,11 @@ class PatientSelfSerializer(PatientSerializer):
             *PatientSerializer.Meta.read_only_fields, "clinic", "first_name", "last_name",
             "date_of_birth", "sms_written_consent",
         ]  # fmt: skip
+
+    def update(self, instance: Patient, validated_data: dict) -> Patient:
+        """Saved through the patient service (MeView saves the serializer)."""
+        changes = dict(validated_data)
+        method = changes.pop("consent_method", ConsentMethod.WEB)
+        return patient_services.patient_update(
+            patient=instance, changes=changes, consent_method=method, now=timezone.now()
+        )

@@ -1,0 +1,198 @@
+"""Changes to clinics and their providers. Every writer (admin, API, management commands) goes
+through here, so the rules hold whichever door a change comes in by:
+
+- a clinic's sender names never name a drug or diagnosis (Clinic.clean, rule sender.private_word);
+- a clinic's on-call and backup contacts are its own active providers (rule
+  clinic.safety_contact): an urgent answer never alerts someone at another clinic or someone who
+  has left;
+- a provider and their login account are made together, in one transaction, or not at all; the
+  account has no usable password until its owner sets one through the password reset flow;
+- a provider who is a clinic's on-call or backup contact is not deactivated until someone else
+  is named (rule provider.safety_contact).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+
+from backend.clinics.models import Clinic, Provider
+
+SAFETY_CONTACTS = ("on_call_contact", "backup_contact")
+CONTACT_LABELS = {"on_call_contact": "on-call contact", "backup_contact": "backup contact"}
+CLINIC_FIELDS = frozenset(
+    f.name for f in Clinic._meta.concrete_fields if f.editable and not f.primary_key
+)
+PROVIDER_FIELDS = frozenset({"role", "active", "mobile"})
+ACCOUNT_FIELDS = ("email", "first_name", "last_name")
+
+
+def _refuse_unknown(values: dict, allowed: frozenset, what: str) -> None:
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ValidationError(
+            {
+                name: ValidationError(
+                    f"{name}: not a {what} field that may be set here.", code="unknown_field"
+                )
+                for name in unknown
+            }
+        )
+
+
+def _check_safety_contacts(clinic: Clinic) -> None:
+    """Each safety contact is one of the clinic's own active providers, or empty."""
+    errors = {}
+    for field in SAFETY_CONTACTS:
+        contact_id = getattr(clinic, f"{field}_id")
+        if contact_id is None:
+            continue
+        contact = Provider.objects.filter(pk=contact_id).first()
+        if contact is None or clinic.pk is None or contact.clinic_id != clinic.pk:
+            reason = "is not one of this clinic's providers"
+        elif not contact.active:
+            reason = "is no longer active"
+        else:
+            continue
+        errors[field] = ValidationError(
+            f"{field}: provider {contact_id} {reason}; choose one of this clinic's active "
+            "providers or leave it empty (rule: clinic.safety_contact).",
+            code="clinic.safety_contact",
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save_clinic(clinic: Clinic) -> Clinic:
+    clinic.full_clean()
+    _check_safety_contacts(clinic)
+    clinic.save()
+    return clinic
+
+
+@transaction.atomic
+def clinic_create(*, values: dict) -> Clinic:
+    """A new clinic from ``values`` (field -> value). It has no providers yet, so no safety
+    contact can be named until they are added."""
+    _refuse_unknown(values, CLINIC_FIELDS, "clinic")
+    return _save_clinic(Clinic(**values))
+
+
+@transaction.atomic
+def clinic_update(*, clinic: Clinic, changes: dict) -> Clinic:
+    """Apply ``changes`` (field -> value) to ``clinic``; returns the saved clinic."""
+    _refuse_unknown(changes, CLINIC_FIELDS, "clinic")
+    clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    for field, value in changes.items():
+        setattr(clinic, field, value)
+    return _save_clinic(clinic)
+
+
+@transaction.atomic
+def clinic_delete(*, clinic: Clinic) -> None:
+    """Delete a clinic nothing refers to; raises ProtectedError while it has providers,
+    coordinators, patients, plans or protocols of its own."""
+    Clinic.objects.select_for_update().get(pk=clinic.pk).delete()
+
+
+def _check_provider(provider: Provider) -> None:
+    provider.full_clean(exclude=["user"] if provider.user_id is None else None)
+
+
+@transaction.atomic
+def provider_create(
+    *,
+    clinic: Clinic,
+    username: str,
+    role: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    mobile: str = "",
+    active: bool = True,
+) -> Provider:
+    """A provider of ``clinic`` with a new login account named ``username``.
+
+    The account and the provider are saved together or not at all. The account has no usable
+    password: its owner sets one through the password reset flow.
+    """
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise ValidationError(
+            {"username": ValidationError("username: this username is taken.", code="unique")}
+        )
+    provider = Provider(clinic=clinic, role=role, mobile=mobile, active=active)
+    _check_provider(provider)  # before the account exists: a bad role makes nothing
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # the same name taken by a request running alongside
+        raise ValidationError(
+            {"username": ValidationError("username: this username is taken.", code="unique")}
+        ) from exc
+    provider.user = user
+    provider.save()
+    return provider
+
+
+def _safety_contact_duty(provider: Provider) -> str:
+    """ "the on-call contact of <clinic>" when the provider is one, else ""."""
+    for field in SAFETY_CONTACTS:
+        named = Clinic.objects.filter(**{field: provider}).first()
+        if named is not None:
+            return f"the {CONTACT_LABELS[field]} of {named}"
+    return ""
+
+
+def validate_deactivation(provider: Provider, *, field: str = "active") -> None:
+    """Raise ValidationError (keyed ``field``) while ``provider`` is a clinic's on-call or backup
+    contact: an urgent answer must never alert only someone who has left. Forms call it to show
+    the error on the field; the services call it before every deactivation or deletion."""
+    duty = _safety_contact_duty(provider)
+    if duty:
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    f"{field}: {provider} is {duty}; name someone else there first "
+                    "(rule: provider.safety_contact).",
+                    code="provider.safety_contact",
+                )
+            }
+        )
+
+
+@transaction.atomic
+def provider_update(*, provider: Provider, changes: dict) -> Provider:
+    """Change a provider's role, mobile or ``active`` flag; returns the saved provider.
+
+    Setting ``active`` to false is a deactivation (see provider_deactivate).
+    """
+    _refuse_unknown(changes, PROVIDER_FIELDS, "provider")
+    provider = Provider.objects.select_for_update().select_related("user").get(pk=provider.pk)
+    if provider.active and changes.get("active") is False:
+        validate_deactivation(provider, field="active")
+    for field, value in changes.items():
+        setattr(provider, field, value)
+    _check_provider(provider)
+    provider.save()
+    return provider
+
+
+def provider_deactivate(*, provider: Provider) -> Provider:
+    """A provider who has left: no more access (backend/core/scope.py gives an inactive provider
+    no role) and no more reminders addressed to them (reminders/eligibility.py skips them). Their
+    plans, history and account stay. Refused while they are a clinic's safety contact."""
+    return provider_update(provider=provider, changes={"active": False})
+
+
+@transaction.atomic
+def provider_delete(*, provider: Provider) -> None:
+    """Delete a provider nothing refers to (their account stays); raises ProtectedError while
+    plans name them, and refuses a clinic's safety contact as deactivation does."""
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    validate_deactivation(provider, field=NON_FIELD_ERRORS)
+    provider.delete()

@@ -1,0 +1,115 @@
+"""The clinic and provider admin pages save and delete through backend.clinics.services: a
+provider is added with a new login account, and a clinic's on-call or backup contact can be
+neither deactivated nor deleted there until someone else is named."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from backend.clinics import services
+from backend.clinics.models import Provider
+from tests.backend.clinics.test_admin_forms import change_url, form_data
+from tests.factories import ProviderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def provider_url(provider: Provider) -> str:
+    return reverse("admin:clinics_provider_change", args=[provider.pk])
+
+
+def spy(monkeypatch, name: str) -> list[dict]:
+    calls: list[dict] = []
+    real = getattr(services, name)
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, name, record)
+    return calls
+
+
+def test_a_provider_added_in_the_admin_gets_a_new_account(admin_client, clinic, monkeypatch):
+    calls = spy(monkeypatch, "provider_create")
+    response = admin_client.post(
+        reverse("admin:clinics_provider_add"),
+        {"clinic": clinic.pk, "username": "dr.rowe", "email": "rowe@example.com",
+         "first_name": "Sam", "last_name": "Rowe", "role": "therapist", "active": "on",
+         "mobile": ""},
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert len(calls) == 1
+    provider = Provider.objects.get(user__username="dr.rowe")
+    assert (provider.clinic, provider.role, provider.user.email) == (
+        clinic, "therapist", "rowe@example.com"
+    )  # fmt: skip
+    assert not provider.user.has_usable_password()
+
+
+def test_a_taken_username_is_shown_on_its_field(admin_client, clinic):
+    User.objects.create_user("dr.rowe")
+    response = admin_client.post(
+        reverse("admin:clinics_provider_add"),
+        {"clinic": clinic.pk, "username": "dr.rowe", "role": "nurse", "active": "on"},
+    )
+    assert response.status_code == 200
+    assert "username" in response.context["adminform"].form.errors
+    assert not Provider.objects.filter(user__username="dr.rowe").exists()
+
+
+def test_unticking_active_deactivates_through_the_service(admin_client, provider, monkeypatch):
+    calls = spy(monkeypatch, "provider_update")
+    response = admin_client.post(provider_url(provider), {"role": provider.role, "mobile": ""})
+    assert response.status_code == 302
+    assert calls and calls[0]["changes"]["active"] is False
+    provider.refresh_from_db()
+    assert provider.active is False
+
+
+def test_the_on_call_contact_cannot_be_deactivated_or_deleted_in_the_admin(
+    admin_client, clinic, provider
+):
+    clinic.on_call_contact = provider
+    clinic.save()
+    refused = admin_client.post(provider_url(provider), {"role": provider.role, "mobile": ""})
+    assert refused.status_code == 200
+    (error,) = refused.context["adminform"].form.errors["active"]
+    assert "on-call contact" in error and "provider.safety_contact" in error
+
+    delete_url = reverse("admin:clinics_provider_delete", args=[provider.pk])
+    page = admin_client.get(delete_url)
+    assert "provider.safety_contact" in page.text
+    admin_client.post(delete_url, {"post": "yes"})
+    provider.refresh_from_db()
+    assert provider.active is True
+
+
+def test_a_provider_nothing_names_is_deleted_through_the_service(admin_client, clinic, monkeypatch):
+    calls = spy(monkeypatch, "provider_delete")
+    spare = ProviderFactory(clinic=clinic)
+    delete_url = reverse("admin:clinics_provider_delete", args=[spare.pk])
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 302
+    assert len(calls) == 1 and not Provider.objects.filter(pk=spare.pk).exists()
+
+
+def test_the_clinic_form_saves_through_the_service(admin_client, clinic, monkeypatch):
+    calls = spy(monkeypatch, "clinic_update")
+    data = form_data(admin_client.get(change_url(clinic)))
+    data.update(sms_sender_name="Harbor Light")
+    response = admin_client.post(change_url(clinic), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert len(calls) == 1 and calls[0]["changes"]["sms_sender_name"] == "Harbor Light"
+    clinic.refresh_from_db()
+    assert clinic.sms_sender_name == "Harbor Light"
+
+
+def test_a_clinic_added_in_the_admin_is_made_by_the_service(admin_client, monkeypatch):
+    calls = spy(monkeypatch, "clinic_create")
+    data = form_data(admin_client.get(reverse("admin:clinics_clinic_add")))
+    data.update(name="Harbor Light")
+    response = admin_client.post(reverse("admin:clinics_clinic_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert len(calls) == 1 and calls[0]["values"]["name"] == "Harbor Light"
