@@ -86,7 +86,8 @@ class PatientForm(forms.ModelForm):
 class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     """Patients are saved through the patient service, so consent is stamped (when, how) and a
     withdrawal opts the patient out and cancels that channel's pending reminders, as it does from
-    the API and the patient's own page. The stamps themselves are read-only."""
+    the API and the patient's own page. The stamps themselves are read-only. Deleting goes
+    through the service too (a patient with plans is protected: the page lists their plans)."""
 
     form = PatientForm
     provider_field = "plans__provider"
@@ -162,9 +163,11 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         method = form.cleaned_data["consent_method"]
         values = {f: v for f, v in form.cleaned_data.items() if f != "consent_method"}
         if change:
-            changed = {f: values[f] for f in form.changed_data if f in values}
+            # Every field of the form, not just form.changed_data: a history "revert" form is
+            # compared with the old version, not with the row as it is now. The service stamps
+            # only the consent that differs from the row it locked.
             saved = services.patient_update(
-                patient=obj, changes=changed, consent_method=method, now=timezone.now()
+                patient=obj, changes=values, consent_method=method, now=timezone.now()
             )
         else:
             saved = services.patient_create(
@@ -172,3 +175,10 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             )
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.patient_delete(patient=obj)
+
+    def delete_queryset(self, request, queryset):
+        for patient in queryset:
+            services.patient_delete(patient=patient)
