@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
@@ -20,10 +21,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from backend.clinics.models import Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
 from backend.core.timefmt import local_label
-from backend.plans import readiness, services
+from backend.plans import notes, readiness, services
 from backend.plans.engine import clinic_calendar
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
 from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans.notes import NOTE_MAX_LENGTH
 from backend.plans.plan_page import (
     CHANNEL_LABELS,
     build_timeline,
@@ -64,6 +66,23 @@ def _send_now_outcome(reminder: Reminder, plan: TreatmentPlan, now) -> tuple[str
     return "The reminder goes out with the next dispatch (within 30 s).", messages.SUCCESS
 
 
+class PlanNoteForm(forms.ModelForm):
+    """Notes are append-only: the saved ones are shown read-only, a new one is added below."""
+
+    add_note = forms.CharField(
+        label="Add a note",
+        required=False,
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Added to the notes with today's date and your name. Notes are kept as "
+        "written: they cannot be edited or removed.",
+    )
+
+    class Meta:
+        model = TreatmentPlan
+        fields: list[str] = []
+
+
 @admin.register(TreatmentPlan)
 class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     provider_field = "provider"
@@ -91,9 +110,20 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         "options",
         "paused_at",
         "created_by",
+        "notes",
     ]
-    fields = [*readonly_fields, "notes"]
+    fields = [*readonly_fields, "add_note"]
+    form = PlanNoteForm
     change_form_template = "admin/plans/treatmentplan/change_form.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a plan is cancelled, never deleted: its items, reminders and history stay
+
+    def save_model(self, request, obj, form, change):
+        """The only change this form makes: a note appended through backend.plans.notes."""
+        text = form.cleaned_data.get("add_note", "")
+        if text:
+            notes.plan_note_add(plan=obj, text=text, author=request.user, now=timezone.now())
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_items=Count("items"))

@@ -593,3 +593,56 @@ def test_a_missing_page_is_the_products_own_404(client, settings):
     assert response.status_code == 404
     assert "This page does not exist" in response.text
     assert "ask your clinic for a new one" in response.text
+
+
+# --- Notes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_notes_are_appended_with_when_and_who_and_never_overwritten(
+    coordinator_client, home, plan, clock
+):
+    user = home.coordinator.user
+    user.first_name, user.last_name = "Ines", "Marlow"
+    user.save()
+    page = coordinator_client.get(change_url(plan))
+    assert "add_note" in page.context["adminform"].form.fields
+    assert "notes" not in page.context["adminform"].form.fields  # shown read-only
+
+    first = coordinator_client.post(change_url(plan), {"add_note": "Prefers mornings."})
+    assert first.status_code == 302
+    clock.move_to(NOW + dt.timedelta(days=1, hours=2))
+    # "notes" in the post is not a field of the form: the earlier note cannot be replaced.
+    second = coordinator_client.post(
+        change_url(plan), {"add_note": "Driver confirmed.", "notes": "erased"}
+    )
+    assert second.status_code == 302
+
+    plan.refresh_from_db()
+    assert plan.notes.splitlines() == [
+        "2026-03-02 10:00, Ines Marlow: Prefers mornings.",  # the clinic's zone (New York)
+        "2026-03-03 12:00, Ines Marlow: Driver confirmed.",
+    ]
+
+
+@pytest.mark.django_db
+def test_saving_the_plan_page_without_a_note_changes_nothing(coordinator_client, plan):
+    before = TreatmentPlan.objects.values().get(pk=plan.pk)
+    assert coordinator_client.post(change_url(plan), {"add_note": "  "}).status_code == 302
+    assert TreatmentPlan.objects.values().get(pk=plan.pk) == before
+
+
+@pytest.mark.django_db
+def test_a_plan_cannot_be_deleted_in_the_admin(client, home, plan):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "x"))
+    delete_url = reverse("admin:plans_treatmentplan_delete", args=[plan.pk])
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    bulk = client.post(
+        changelist_url(),
+        {"action": "delete_selected", "_selected_action": [plan.pk], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 302)
+    assert TreatmentPlan.objects.filter(pk=plan.pk).exists()
