@@ -18,10 +18,9 @@ from backend.core.scope import (
     clinic_id_of,
     role_of,
     scope,
-    scope_filter,
 )
 
-# The permission classes, and the scope names the API's views and read path import from here.
+# The permission classes, and the scope names the API's views import from here.
 __all__ = [
     "MANAGERS",
     "STAFF",
@@ -33,7 +32,6 @@ __all__ = [
     "clinic_id_of",
     "role_of",
     "scope",
-    "scope_filter",
 ]
 
 
