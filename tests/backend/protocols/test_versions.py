@@ -114,3 +114,28 @@ def test_two_writers_at_once_get_consecutive_numbers_without_a_retry(iv_protocol
     assert results == {"a": first, "b": first + 1}
     versions = Protocol.objects.filter(clinic_id=clinic_id, slug=iv_protocol.slug)
     assert sorted(versions.values_list("version", flat=True))[-2:] == [first, first + 1]
+
+
+@pytest.mark.django_db
+def test_a_version_added_in_the_admin_is_numbered_by_the_service(client, monkeypatch):
+    import json
+
+    from tests.factories import CoordinatorFactory
+
+    calls = []
+    real = services.protocol_create_version
+    monkeypatch.setattr(
+        services, "protocol_create_version", lambda **kw: calls.append(kw) or real(**kw)
+    )
+    coordinator = CoordinatorFactory()
+    library = protocol(IV_INDUCTION)
+    client.force_login(coordinator.user)
+    response = client.post(
+        "/admin/protocols/protocol/add/",
+        {"slug": library.slug, "name": "Ours", "definition": json.dumps(library.definition),
+         "version": "1", "clinic": ""},
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert len(calls) == 1
+    added = Protocol.objects.get(clinic=coordinator.clinic, slug=library.slug)
+    assert (added.version, added.name) == (library.version + 1, "Ours")
