@@ -113,3 +113,25 @@ def test_a_clinic_added_in_the_admin_is_made_by_the_service(admin_client, monkey
     response = admin_client.post(reverse("admin:clinics_clinic_add"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert len(calls) == 1 and calls[0]["values"]["name"] == "Harbor Light"
+
+
+def test_staff_granted_adding_providers_add_them_to_their_own_clinic_only(client, clinic):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import ClinicFactory, CoordinatorFactory
+
+    coordinator = CoordinatorFactory(clinic=clinic)
+    coordinator.user.is_staff = True
+    coordinator.user.save()
+    coordinator.user.user_permissions.add(Permission.objects.get(codename="add_provider"))
+    other = ClinicFactory(name="Elsewhere")
+    client.force_login(coordinator.user)
+    page = client.get(reverse("admin:clinics_provider_add"))
+    assert page.status_code == 200
+    assert set(page.context["adminform"].form.fields["clinic"].queryset) == {clinic}
+    refused = client.post(
+        reverse("admin:clinics_provider_add"),
+        {"clinic": other.pk, "username": "dr.rowe", "role": "nurse", "active": "on"},
+    )
+    assert "clinic" in refused.context["adminform"].form.errors
+    assert not Provider.objects.filter(user__username="dr.rowe").exists()
