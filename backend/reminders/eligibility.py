@@ -15,14 +15,11 @@ from dataclasses import dataclass
 
 import scheduler
 from backend.plans import readiness
-from backend.plans.calendar_notices import STAFF_RULE
+from backend.plans.calendar_notices import NOTICE_KINDS, STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
 ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
-# Notices of what staff changed: their point is that sessions moved or are off, so neither a
-# paused nor a cancelled plan holds them back.
-NOTICE_KINDS = {"session_changed", "session_cancelled"}
 READINESS_ALERT_KIND = "provider_readiness_missing"
 
 
@@ -55,6 +52,8 @@ def _plan_and_item(reminder: Reminder) -> Verdict | None:
             return Verdict(Status.SKIP, "flag acknowledged")
         return None
     if reminder.message_kind in NOTICE_KINDS:
+        # A notice of what staff changed: its point is that sessions moved or are off, so
+        # neither a paused nor a cancelled plan holds it back.
         return None
     if plan.status != TreatmentPlan.Status.ACTIVE:
         return Verdict(Status.SKIP, f"plan is {plan.status}")
