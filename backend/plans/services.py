@@ -21,7 +21,6 @@ from simple_history.utils import bulk_update_with_history
 
 import scheduler
 from backend.clinics.models import Provider
-from backend.core.history import update_with_history
 from backend.core.timefmt import local_label
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
@@ -36,6 +35,7 @@ from backend.plans.missed import follow_up_missed
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
 from backend.protocols.models import Protocol
+from backend.reminders import outbox
 from backend.reminders.models import Reminder
 
 # Engine field names -> the input field a form or serializer shows the error on.
@@ -325,12 +325,7 @@ def item_reschedule(
 
 def _withdraw_dependent_reminders(item: PlanItem, reason: str) -> int:
     """A session that did not happen takes its day-after and follow-up messages with it."""
-    return update_with_history(
-        Reminder.objects.filter(item=item, requires_attended=True, status__in=Reminder.PENDING),
-        status=Reminder.Status.CANCELLED,
-        status_reason=reason[:200],
-        lease_expires_at=None,
-    )
+    return outbox.cancel(Reminder.objects.filter(item=item, requires_attended=True), reason=reason)
 
 
 def _refuse_outcome_before_start(item: PlanItem, now: dt.datetime) -> None:
@@ -372,13 +367,9 @@ def item_mark_completed(
     _, item = _set_item_status(item, PlanItem.Status.COMPLETED, outcome_notes, now=now)
     if item.kind in (PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN):
         # Answered: the remaining repeats of its prompt stop.
-        update_with_history(
-            Reminder.objects.filter(
-                item=item, status__in=Reminder.PENDING, audience=Reminder.Audience.PATIENT
-            ),
-            status=Reminder.Status.CANCELLED,
-            status_reason="answered",
-            lease_expires_at=None,
+        outbox.cancel(
+            Reminder.objects.filter(item=item, audience=Reminder.Audience.PATIENT),
+            reason="answered",
         )
     return item
 
@@ -429,12 +420,7 @@ def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = N
     _, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
     item.calendar_sequence += 1
     item.save(update_fields=["calendar_sequence"])
-    update_with_history(
-        Reminder.objects.filter(item=item, status__in=Reminder.PENDING),
-        status=Reminder.Status.CANCELLED,
-        status_reason=f"{item.title} cancelled"[:200],
-        lease_expires_at=None,
-    )
+    outbox.cancel(Reminder.objects.filter(item=item), reason=f"{item.title} cancelled")
     add_calendar_notices(item.plan, [item], message_kind="session_cancelled", now=_now(now))
     return item
 
@@ -442,15 +428,13 @@ def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = N
 def _cancel_pending(plan: TreatmentPlan, reason: str, now: dt.datetime) -> int:
     """Withdraw the plan's pending reminders. A notice of what staff changed still goes out, and
     so do the alerts of a safety flag: only a clinician's acknowledgement stops those. A kind
-    word after a missed session does not: "call us to rebook" is wrong for a course that ended."""
-    return update_with_history(
-        Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING)
-        .exclude(sending_until__gt=now)
+    word after a missed session does not: "call us to rebook" is wrong for a course that ended.
+    Rows being sent are cancelled too (backend.reminders.outbox: a cancel wins)."""
+    return outbox.cancel(
+        Reminder.objects.filter(plan=plan)
         .exclude(rule=STAFF_RULE, message_kind__in=NOTICE_KINDS)
         .exclude(flag__isnull=False),
-        status=Reminder.Status.CANCELLED,
-        status_reason=reason[:200],
-        lease_expires_at=None,
+        reason=reason,
     )
 
 

@@ -3,7 +3,8 @@
 Reminder rows are keyed by the engine's stable keys, so re-planning is an UPDATE of the rows
 that moved, an INSERT of new ones and a cancellation of those the new plan no longer has;
 nothing is ever queued in Celery that would need revoking. Rows already sent, failed, skipped
-or expired are history and stay as they are, and so does a row a worker is sending right now.
+or expired are history and stay as they are; a row a worker has handed to the provider is not
+moved, and a cancel reaches every pending row (backend.reminders.outbox owns those changes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import scheduler
 from backend.core.timefmt import local_label
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders import outbox
 from backend.reminders.models import Reminder
 
 REMINDER_FIELDS = (
@@ -161,11 +163,18 @@ def _sync_reminders(
     result: SyncResult,
 ) -> None:
     # Locked, so a worker cannot take a row between this read and the write below: it either
-    # took it before (and `sending_until` says so) or finds it changed after.
+    # handed it to the provider before (`at_provider`, by the database's clock) or finds it
+    # changed after (backend.reminders.outbox.begin_send).
     rows = {}
-    for r in plan.reminders.exclude(rule=STAFF_RULE).order_by("id").select_for_update():
+    locked = (
+        plan.reminders.exclude(rule=STAFF_RULE)
+        .order_by("id")
+        .select_for_update()
+        .annotate(at_provider=outbox.at_provider_annotation())
+    )
+    for r in locked:
         rows[base_key(r.key)] = r  # the latest row of each engine key
-    new, changed = [], []
+    new, moved, cancelled = [], [], []
     for planned in engine_plan.reminders:
         item = items.get(planned.item_key) if planned.item_key else None
         row = rows.get(base_key(planned.key))
@@ -180,46 +189,30 @@ def _sync_reminders(
             continue
         if row.status not in Reminder.PENDING and _rearm(row, planned, now):
             # Its session moved after it went out: the patient needs it again for the new date.
-            key = f"{base_key(planned.key)}@{row.pk}"
+            key = outbox.copy_key(plan.pk, row.key)
             new.append(_copy_for(row, key=key, values=values, item=item))
             result.reminders_moved.append(Moved(planned.key, row.send_at, planned.send_at))
             continue
-        if row.status not in Reminder.PENDING or (row.sending_until and row.sending_until > now):
+        if row.status not in Reminder.PENDING or row.at_provider:
             continue
         if any(getattr(row, k) != v for k, v in values.items()):
             if row.send_at != planned.send_at:
                 result.reminders_moved.append(Moved(row.key, row.send_at, planned.send_at))
             for k, v in values.items():
                 setattr(row, k, v)
-            row.status, row.lease_expires_at, row.status_reason = (
-                Reminder.Status.SCHEDULED,
-                None,
-                "",
-            )
-            changed.append(row)
+            moved.append(row)
     planned_keys = {base_key(r.key) for r in engine_plan.reminders}
     for key, row in rows.items():  # keys here are engine keys (base_key)
         if key not in planned_keys and row.status in Reminder.PENDING:
-            if row.sending_until and row.sending_until > now:
-                continue
-            row.status, row.status_reason, row.lease_expires_at = (
-                Reminder.Status.CANCELLED,
-                reason[:200],
-                None,
-            )
-            changed.append(row)
+            cancelled.append(row)  # a cancel wins, in flight too (backend.reminders.outbox)
             result.reminders_cancelled += 1
     bulk_create_with_history(new, Reminder)
-    if changed:
-        bulk_update_with_history(
-            changed, Reminder, [*REMINDER_FIELDS, "status", "status_reason", "lease_expires_at"]
-        )
+    outbox.reschedule_rows(moved, fields=REMINDER_FIELDS)
+    outbox.cancel_rows(cancelled, reason=reason)
     result.reminders_created = len(new)
 
 
-def base_key(key: str) -> str:
-    """The engine key of a row: re-armed copies are "<engine key>@<id of the row they follow>"."""
-    return key.split("@", 1)[0]
+base_key = outbox.base_key  # copies are named by one rule (backend.reminders.outbox.copy_key)
 
 
 def _rearm(row: Reminder, planned: scheduler.PlannedReminder, now: dt.datetime) -> bool:

@@ -6,14 +6,15 @@ import datetime as dt
 
 from django.db import transaction
 
-from backend.core.history import update_with_history
 from backend.patients.models import ConsentMethod, Patient
+from backend.reminders import outbox
 from backend.reminders.models import Reminder
 
 
 @transaction.atomic
 def opt_out(*, patient: Patient, channel: str, method: str, now: dt.datetime) -> int:
-    """Record the opt-out and cancel the channel's pending reminders; return how many."""
+    """Record the opt-out and cancel the channel's pending reminders, those being sent included
+    (a text the provider already has is recorded as sent); return how many."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if channel == "sms":
         patient.sms_opted_out_at = patient.sms_opted_out_at or now
@@ -22,12 +23,9 @@ def opt_out(*, patient: Patient, channel: str, method: str, now: dt.datetime) ->
         patient.email_opted_out_at = patient.email_opted_out_at or now
         patient.email_consent_method = method
     patient.save()
-    return update_with_history(
-        Reminder.objects.filter(
-            patient=patient, channel=channel, status__in=Reminder.PENDING
-        ).exclude(sending_until__gt=now),
-        status=Reminder.Status.CANCELLED,
-        status_reason=f"patient opted out of {channel}",
+    return outbox.cancel(
+        Reminder.objects.filter(patient=patient, channel=channel),
+        reason=f"patient opted out of {channel}",
     )
 
 

@@ -2,8 +2,9 @@
 
 Anymail normalises each provider's webhook (Postmark, SES, Mailgun, ...) into one event and
 checks its basic-auth secret (ANYMAIL["WEBHOOK_SECRET"]); here the event updates the reminder it
-is about, found by the provider's message id recorded when the email was sent. A hard bounce or
-rejection fails the reminder for good, so staff see that the address needs fixing.
+is about, found by the provider's message id recorded when the email was sent, through
+backend.reminders.outbox.record_receipt (with history). A hard bounce or rejection fails the
+reminder for good, so staff see that the address needs fixing.
 
 Only the provider the service sends through answers, and only with a webhook secret set: anymail
 itself accepts unauthenticated posts when no secret is configured (with a warning), which would
@@ -22,6 +23,7 @@ from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from backend.reminders import outbox
 from backend.reminders.models import Reminder
 
 # anymail's tracking view for each provider, by its name in anymail ("postmark", "amazon_ses").
@@ -56,15 +58,14 @@ FAILED_EVENTS = {EventType.BOUNCED, EventType.REJECTED, EventType.FAILED}
 
 @receiver(tracking, dispatch_uid="aftercare-email-receipts")
 def record_email_event(sender, event, esp_name: str, **kwargs) -> None:
-    if not event.message_id:
-        return
-    updates: dict = {"delivery_status": str(event.event_type)[:24]}
+    """The receipt goes on the reminder's record through the outbox, with history."""
+    failure = None
     if event.event_type in FAILED_EVENTS:
         reason = event.reject_reason or event.event_type
-        updates.update(
-            status=Reminder.Status.FAILED,
-            last_error=f"{esp_name} reported {event.event_type} ({reason}) for the recipient",
-        )
-    Reminder.objects.filter(
-        provider_message_id=event.message_id, channel=Reminder.Channel.EMAIL
-    ).update(**updates)
+        failure = f"{esp_name} reported {event.event_type} ({reason}) for the recipient"
+    outbox.record_receipt(
+        channel=Reminder.Channel.EMAIL,
+        provider_message_id=event.message_id or "",
+        delivery_status=str(event.event_type),
+        failure=failure,
+    )

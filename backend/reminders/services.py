@@ -1,4 +1,5 @@
-"""Coordinator actions on single reminders: one function, one transaction, as everywhere."""
+"""Coordinator actions on single reminders: one function, one transaction, as everywhere. The
+status changes themselves are the outbox's (backend.reminders.outbox)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from backend.reminders import outbox
 from backend.reminders.models import Reminder
 
-RESENDABLE = {
-    Reminder.Status.SENT,
-    Reminder.Status.FAILED,
-    Reminder.Status.SKIPPED,
-    Reminder.Status.EXPIRED,
-}
+RESENDABLE = outbox.RESENDABLE
 
 
 @transaction.atomic
@@ -26,41 +23,14 @@ def reminder_send_now(*, reminder: Reminder, now: dt.datetime | None = None) -> 
     on one path, with its send-time checks and its exactly-once record. A sent, failed, skipped
     or expired reminder is sent again as a new row, so the history of the first one stays.
     """
-    now = now or timezone.now()
-    reminder = Reminder.objects.select_for_update().get(pk=reminder.pk)
-    if reminder.status == Reminder.Status.QUEUED:
-        raise ValidationError({"status": "This reminder is being sent right now."})
-    if reminder.status == Reminder.Status.CANCELLED:
-        raise ValidationError({"status": "This reminder was cancelled; it cannot be sent."})
-    not_after = max(reminder.not_after, now + dt.timedelta(hours=1))
-    if reminder.status in RESENDABLE:
-        copies = Reminder.objects.filter(
-            plan=reminder.plan_id, key__startswith=f"{reminder.key}:resend"
-        ).count()
-        reminder.pk = None
-        reminder.key = f"{reminder.key}:resend{copies + 1}"
-        reminder.attempts, reminder.provider_message_id, reminder.delivery_status = 0, "", ""
-        reminder.last_error, reminder.sent_at = "", None
-    reminder.status, reminder.send_at, reminder.not_after = (
-        Reminder.Status.SCHEDULED,
-        now,
-        not_after,
-    )
-    reminder.status_reason, reminder.lease_expires_at, reminder.sending_until = (
-        "sent now by staff",
-        None,
-        None,
-    )
-    reminder.save()
-    return reminder
+    return outbox.send_now(reminder=reminder, now=now or timezone.now())
 
 
 @transaction.atomic
 def reminder_cancel(*, reminder: Reminder, reason: str = "cancelled by staff") -> Reminder:
-    updated = Reminder.objects.filter(pk=reminder.pk, status=Reminder.Status.SCHEDULED).update(
-        status=Reminder.Status.CANCELLED, status_reason=reason[:200]
-    )
-    if not updated:
-        raise ValidationError({"status": "Only a scheduled reminder can be cancelled."})
+    """Cancel a pending reminder, one being sent included: a cancel wins over a send in flight
+    unless the provider already has the message (then it is recorded as sent)."""
+    if not outbox.cancel_one(reminder=reminder, reason=reason):
+        raise ValidationError({"status": "Only a pending reminder can be cancelled."})
     reminder.refresh_from_db()
     return reminder

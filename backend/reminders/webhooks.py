@@ -26,7 +26,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from backend.clinics.models import Clinic
 from backend.patients.models import Patient
 from backend.plans import readiness
-from backend.reminders import consent
+from backend.reminders import consent, outbox
 from backend.reminders.links import absolute
 from backend.reminders.messages import sender_names
 from backend.reminders.models import Reminder
@@ -106,17 +106,18 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _verified(request):
         return HttpResponseForbidden("invalid Twilio signature")
     sid, status = request.POST.get("MessageSid", ""), request.POST.get("MessageStatus", "")
-    updates = {"delivery_status": status[:24]}
+    failure = None
     if status in FAILED_STATUSES:
-        updates.update(
-            status=Reminder.Status.FAILED,
-            last_error=f"carrier reported {status} (error {request.POST.get('ErrorCode', '?')})",
-        )
+        failure = f"carrier reported {status} (error {request.POST.get('ErrorCode', '?')})"
     rank = STATUS_RANK.get(status, 0)
     behind = [s for s, r in STATUS_RANK.items() if r < rank] + [""]
-    Reminder.objects.filter(
-        provider_message_id=sid, channel=Reminder.Channel.SMS, delivery_status__in=behind
-    ).update(**updates)
+    outbox.record_receipt(
+        channel=Reminder.Channel.SMS,
+        provider_message_id=sid,
+        delivery_status=status,
+        failure=failure,
+        only_over=behind,
+    )
     return HttpResponse(status=204)
 
 

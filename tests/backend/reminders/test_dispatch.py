@@ -7,8 +7,9 @@ import time
 
 import pytest
 import time_machine
+from django.db.models.functions import Now
 
-from backend.reminders import delivery, dispatch
+from backend.reminders import delivery, dispatch, outbox
 from backend.reminders.models import DeliveryAttempt, Reminder
 from tests.backend.conftest import NOW
 
@@ -31,7 +32,7 @@ def test_claim_takes_only_due_rows_oldest_first_and_bounded(make_plan):
     claimed = dispatch.claim_due(now=NOW, limit=3)
     assert len(claimed) == 3 and set(claimed) <= set(ids)
     assert (
-        Reminder.objects.filter(id__in=claimed, status="queued", lease_expires_at__gt=NOW).count()
+        Reminder.objects.filter(id__in=claimed, status="queued", lease_expires_at__gt=Now()).count()
         == 3
     )
     rest = dispatch.claim_due(now=NOW, limit=100)
@@ -44,9 +45,11 @@ def test_an_expired_lease_makes_the_reminder_due_again(make_plan):
     plan = make_plan()
     [rid] = _due_soon(plan, 1, NOW)
     assert rid in dispatch.claim_due(now=NOW)
-    # The worker died: nothing happens until the lease ends, then the row is claimed again.
-    assert rid not in dispatch.claim_due(now=NOW + dt.timedelta(minutes=1))
-    assert rid in dispatch.claim_due(now=NOW + dispatch.dispatch_lease() + dt.timedelta(seconds=1))
+    # The worker died: nothing happens until the lease ends (by the database's clock, whatever
+    # the dispatcher's clock says), then the row is claimed again.
+    assert rid not in dispatch.claim_due(now=NOW + dt.timedelta(hours=1))
+    Reminder.objects.filter(id=rid).update(lease_expires_at=Now() - dt.timedelta(seconds=1))
+    assert rid in dispatch.claim_due(now=NOW)
 
 
 @pytest.mark.django_db
@@ -63,29 +66,30 @@ def test_a_second_worker_cannot_take_a_row_being_sent(make_plan):
     plan = make_plan()
     [rid] = _due_soon(plan, 1, NOW)
     dispatch.claim_due(now=NOW)
-    first = delivery.take(rid, now=NOW)
-    assert first is not None
-    assert delivery.take(rid, now=NOW + dt.timedelta(seconds=5)) is None
+    [first] = outbox.take_batch([rid])
+    assert outbox.begin_send(first)
+    assert outbox.take_batch([rid]) == []
 
 
 @pytest.mark.django_db
-def test_a_worker_whose_lease_was_taken_over_records_its_attempt_but_not_its_result(make_plan):
+def test_a_worker_whose_row_was_taken_over_records_its_attempt_but_not_its_result(make_plan):
     plan = make_plan()
     [rid] = _due_soon(plan, 1, NOW)
     dispatch.claim_due(now=NOW)
-    stale = delivery.take(rid, now=NOW)
-    # Its lease ran out mid-send and a second worker took the row.
-    newer = delivery.take(rid, now=NOW + delivery.send_lease() + dt.timedelta(seconds=1))
-    assert newer is not None and newer.lease_token != stale.lease_token
-    attempt = delivery._attempt("email", now=NOW, ok=True, message_id="late-1")
-    delivery._finish(stale, attempt=attempt, status=Reminder.Status.SENT, sent_at=NOW)
+    [stale] = outbox.take_batch([rid])
+    # A duplicate broker message: a second worker takes the row before the first sends it.
+    [newer] = outbox.take_batch([rid])
+    assert newer.lease_token != stale.lease_token
+    assert not outbox.begin_send(stale), "the first worker must not send it"
+    assert outbox.begin_send(newer)
+    assert not outbox.record_sent(stale, backend="email", message_id="late-1", now=NOW)
     row = Reminder.objects.get(id=rid)
     assert row.status == "queued" and row.sending_until is not None  # the newer send owns it
     assert list(DeliveryAttempt.objects.filter(reminder_id=rid).values_list(
         "provider_message_id", "success")) == [("late-1", True)]  # fmt: skip
-    delivery._finish(newer, attempt=attempt, status=Reminder.Status.SENT, sent_at=NOW)
+    assert outbox.record_sent(newer, backend="email", message_id="new-1", now=NOW)
     row.refresh_from_db()
-    assert (row.status, row.sending_until, row.sent_at) == ("sent", None, NOW)
+    assert (row.status, row.sending_until, row.sent_at, row.attempts) == ("sent", None, NOW, 1)
     assert DeliveryAttempt.objects.filter(reminder_id=rid).count() == 2
 
 
@@ -153,17 +157,20 @@ def test_transient_errors_retry_with_backoff_and_permanent_ones_fail(make_plan, 
     plan = make_plan()
     rid, rid2 = _due_soon(plan, 2, NOW)
     dispatch.claim_due(now=NOW)
-    monkeypatch.setattr(
-        delivery, "_send", lambda r, now: (_ for _ in ()).throw(DeliveryError("timeout"))
-    )
+
+    def provider_fails(error):
+        def hand_over():
+            raise error
+
+        return lambda r, now: ("email", hand_over)
+
+    monkeypatch.setattr(delivery, "_build", provider_fails(DeliveryError("timeout")))
     outcome = delivery.deliver(rid, now=NOW)
     assert outcome.status == "retry_soon" and 0 < outcome.countdown <= 120
     row = Reminder.objects.get(id=rid)
     assert row.status == "queued" and row.attempts == 1 and "timeout" in row.last_error
     monkeypatch.setattr(
-        delivery,
-        "_send",
-        lambda r, now: (_ for _ in ()).throw(DeliveryError("invalid number", permanent=True)),
+        delivery, "_build", provider_fails(DeliveryError("invalid number", permanent=True))
     )
     assert delivery.deliver(rid2, now=NOW).status == "failed"
     assert Reminder.objects.get(id=rid2).status == "failed"
@@ -232,6 +239,27 @@ def test_beat_runs_the_dispatcher_every_30_s_following_for_25():
 
     task = PeriodicTask.objects.get(task="reminders.dispatch_due")
     assert task.interval.every == 30 and json.loads(task.kwargs) == {"follow_seconds": 25}
+    # No expiry: it was judged on the worker's clock, and a worker 30 s ahead dropped every tick.
+    # A late tick is harmless (claims are conditional UPDATEs).
+    assert task.expire_seconds is None and task.expires is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_tick_is_a_warning(celery_app_clean, celery_worker, caplog):
+    from backend.reminders.tasks import dispatch_due
+
+    caplog.set_level("WARNING", logger="backend.reminders.tasks")
+    dispatch_due.apply_async(expires=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    deadline = time.monotonic() + 20
+
+    def ours():
+        return [r for r in caplog.records if r.name == "backend.reminders.tasks"]
+
+    while time.monotonic() < deadline and not ours():
+        time.sleep(0.1)
+    [record] = ours()
+    assert record.levelname == "WARNING" and "reminders.dispatch_due" in record.getMessage()
+    assert "expired" in record.getMessage()
 
 
 @pytest.mark.django_db
