@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backend.api.serializers.plans import PlanItemSerializer, RefSerializer, ReminderSerializer
@@ -12,19 +11,8 @@ class DaysSerializer(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=90, default=14)
 
 
-@extend_schema_field(RefSerializer)
-class PatientRefField(serializers.Field):
-    """A patient as RefSerializer shows one (output only), written out directly: a nested
-    serializer per row (its field walk, and a signature check on `__str__` for every row) cost
-    more than the row's own twenty fields on a page of check-ins. Not marked read-only so that
-    the schema stays as it was with the nested RefSerializer."""
-
-    def to_representation(self, value):
-        return {"id": value.pk, "name": str(value)}
-
-
 class CheckInSerializer(PlanItemSerializer):
-    patient = PatientRefField(source="plan.patient")
+    patient = RefSerializer(source="plan.patient")
 
     class Meta(PlanItemSerializer.Meta):
         fields = [*PlanItemSerializer.Meta.fields, "patient"]

@@ -17,9 +17,9 @@ from backend.plans import selectors
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
-# What a check-in row shows, and nothing else. The plan and its patient are joined for the
-# patient's name alone: loading their whole rows (engine notes as JSON, every contact and consent
-# column, a mobile number parsed per row) cost more than the rest of the request together.
+# What a check-in row shows, and nothing else: the plan and its patient are joined for the
+# patient's name alone, so none of their other columns (the engine's notes, contact details,
+# consent) is read for a page of check-ins.
 CHECK_IN_COLUMNS = (
     *(name for name in CheckInSerializer.Meta.fields if name not in ("start_local", "patient")),
     "plan__patient__first_name",

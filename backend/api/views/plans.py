@@ -30,6 +30,15 @@ from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
 
 ITEMS = Prefetch("items", queryset=PlanItem.objects.order_by("sequence"))
+# What PlanSerializer shows of a plan and the rows it names (a patient's and a provider's name,
+# the protocol's), and nothing else: every column selected is compiled, sent and converted on
+# every read of a page or a plan.
+PLAN_COLUMNS = (
+    "patient__first_name", "patient__last_name", "provider__role", "provider__user__username",
+    "provider__user__first_name", "provider__user__last_name", "protocol__slug",
+    "protocol__version", "protocol__name",
+    *(name for name in PlanSerializer.Meta.fields if name != "items"),
+)  # fmt: skip
 # An ETag from the rendered body, and a 304 when If-None-Match names it: Django's conditional GET
 # middleware applied to one view. The body is serialized from the database on every request, so
 # its ETag changes with anything it shows (a renamed patient or provider included).
@@ -61,11 +70,13 @@ class PlanViewSet(
     WITH_REMINDERS = {"create", "pause", "resume", "cancel", "fhir"}
 
     def get_queryset(self):
-        qs = (
-            TreatmentPlan.objects.select_related("patient", "provider__user", "protocol")
-            .defer("protocol__definition")
-            .prefetch_related(ITEMS)
-        )
+        qs = TreatmentPlan.objects.select_related(
+            "patient", "provider__user", "protocol"
+        ).prefetch_related(ITEMS)
+        if self.action in ("list", "retrieve"):
+            qs = qs.only(*PLAN_COLUMNS)
+        else:  # the services and the FHIR export read the whole plan and patient
+            qs = qs.defer("protocol__definition")
         if self.action in self.WITH_REMINDERS:
             qs = qs.prefetch_related(
                 Prefetch("reminders", queryset=Reminder.objects.order_by("send_at", "id"))

@@ -48,9 +48,8 @@ def test_plan_detail_queries_are_fixed(plans, make_plan, client_as, django_asser
 
 
 def test_check_ins_read_only_the_columns_they_show(make_plan, client_as, clinic):
-    """The plan and its patient are joined for the patient's name alone. Their whole rows (the
-    engine's JSON notes, every contact and consent column, a mobile number parsed per row) once
-    cost more than the rest of the request."""
+    """The plan and its patient are joined for the patient's name alone: none of their other
+    columns (the engine's notes, contact details, consent) is read for a page of check-ins."""
     patient = PatientFactory(clinic=clinic)
     make_plan(now=NOW, patient=patient)
     for role in ("coordinator", "provider"):
