@@ -19,3 +19,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # connections to the same database, with WAL and a busy timeout rather than shared-cache
     # table locks. Named per process so that parallel test runs never share (and corrupt) one.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-aftercare-{os.getpid()}.sqlite3")}
+
+# Where the Twilio SDK sends its requests: a local test server (tests/backend/reminders/servers.py).
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")

@@ -60,7 +60,7 @@ PERMANENT_TWILIO_CODES = {21211, 21408, 21610, 21612, 21614, 30003, 30004, 30005
 
 
 class TwilioBackend(BaseSmsBackend):
-    """The official Twilio SDK. TWILIO_API_BASE_URL points it elsewhere (tests only)."""
+    """The official Twilio SDK. The test settings' TWILIO_API_BASE_URL points it at a local server."""
 
     name = "twilio"
 
@@ -73,7 +73,7 @@ class TwilioBackend(BaseSmsBackend):
             settings.TWILIO_AUTH_TOKEN,
             http_client=TwilioHttpClient(timeout=10),
         )
-        base = settings.TWILIO_API_BASE_URL
+        base = test_base_url()
         if base:
             self.client.api.base_url = base.rstrip("/")
 
@@ -109,6 +109,12 @@ class TwilioBackend(BaseSmsBackend):
         return created.sid
 
 
+def test_base_url() -> str:
+    """Where tests send Twilio's requests; production settings have no such setting, so the SDK
+    talks to Twilio itself."""
+    return getattr(settings, "TWILIO_API_BASE_URL", "")
+
+
 _backends: dict[str, BaseSmsBackend] = {}
 
 
@@ -121,7 +127,7 @@ def get_sms_backend() -> BaseSmsBackend:
             path,
             settings.TWILIO_ACCOUNT_SID,
             settings.TWILIO_AUTH_TOKEN,
-            settings.TWILIO_API_BASE_URL,
+            test_base_url(),
         )
     )
     if key not in _backends:
