@@ -11,21 +11,14 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from backend.core.scope import Role, role_of
+from backend.core.scope import Role, clinic_id_of, role_of, scope
 from backend.patients.models import Patient
 from backend.safety.models import Flag, PatientMessage
 
 
 def flags_for(user) -> QuerySet[Flag]:
-    role = role_of(user)
     qs = Flag.objects.select_related("patient", "plan", "acknowledged_by")
-    if role is Role.ADMIN:
-        return qs
-    if role is Role.COORDINATOR:
-        return qs.filter(clinic=user.coordinator.clinic_id)
-    if role is Role.PROVIDER:
-        return qs.filter(clinic=user.provider.clinic_id)
-    return qs.none()
+    return scope(qs, user, clinic="clinic", provider=None)
 
 
 def patients_for(user) -> QuerySet[Patient]:
@@ -33,7 +26,7 @@ def patients_for(user) -> QuerySet[Patient]:
     if role is Role.ADMIN:
         return Patient.objects.all()
     if role is Role.COORDINATOR:
-        return Patient.objects.filter(clinic=user.coordinator.clinic_id)
+        return Patient.objects.filter(clinic=clinic_id_of(user))
     if role is Role.PROVIDER:
         provider = user.provider
         return Patient.objects.filter(clinic=provider.clinic_id).filter(
@@ -50,5 +43,5 @@ def messages_for(user) -> QuerySet[PatientMessage]:
     if role is Role.PROVIDER:
         return qs.filter(patient__in=patients_for(user))
     if role is Role.COORDINATOR:
-        return qs.filter(clinic=user.coordinator.clinic_id)
+        return qs.filter(clinic=clinic_id_of(user))
     return qs if role is Role.ADMIN else qs.none()
