@@ -207,6 +207,22 @@ class ClinicAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistoryA
     def service_delete(self, clinic: Clinic) -> None:
         services.clinic_delete(clinic=clinic)
 
+    def save_formset(self, request, form, formset, change):
+        """Closed dates are saved through the service too, after the clinic (a new clinic's
+        dates need its id)."""
+        if formset.model is not ClosedDate:
+            return super().save_formset(request, form, formset, change)
+        changed = formset.save(commit=False)  # fills deleted_objects; saves nothing
+        for closed_date in formset.deleted_objects:
+            services.closed_date_delete(closed_date=closed_date)
+        for closed_date in changed:
+            services.closed_date_save(
+                clinic=form.instance,
+                date=closed_date.date,
+                reason=closed_date.reason,
+                closed_date=closed_date if closed_date.pk else None,
+            )
+
 
 class ProviderAddForm(forms.ModelForm):
     """A provider with a new login account, made by clinics.services.provider_create; the account
@@ -292,5 +308,14 @@ class ProviderAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistor
 
 
 @admin.register(Coordinator)
-class CoordinatorAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
+class CoordinatorAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "clinic"]
+
+    def service_create(self, values: dict) -> Coordinator:
+        return services.coordinator_save(**values)
+
+    def service_update(self, coordinator: Coordinator, values: dict) -> Coordinator:
+        return services.coordinator_save(coordinator=coordinator, **values)
+
+    def service_delete(self, coordinator: Coordinator) -> None:
+        services.coordinator_remove(coordinator=coordinator)

@@ -8,7 +8,8 @@ through here, so the rules hold whichever door a change comes in by:
 - a provider and their login account are made together, in one transaction, or not at all; the
   account has no usable password until its owner sets one through the password reset flow;
 - a provider who is a clinic's on-call or backup contact is not deactivated until someone else
-  is named (rule provider.safety_contact).
+  is named (rule provider.safety_contact);
+- a clinic is closed at most once on a date; a user coordinates at most one clinic.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
-from backend.clinics.models import Clinic, Provider
+from backend.clinics.models import Clinic, ClosedDate, Coordinator, Provider
 
 SAFETY_CONTACTS = ("on_call_contact", "backup_contact")
 CONTACT_LABELS = {"on_call_contact": "on-call contact", "backup_contact": "backup contact"}
@@ -196,3 +197,59 @@ def provider_delete(*, provider: Provider) -> None:
     provider = Provider.objects.select_for_update().get(pk=provider.pk)
     validate_deactivation(provider, field=NON_FIELD_ERRORS)
     provider.delete()
+
+
+@transaction.atomic
+def closed_date_save(
+    *, clinic: Clinic, date, reason: str = "", closed_date: ClosedDate | None = None
+) -> ClosedDate:
+    """Close ``clinic`` on ``date`` (or move or re-word ``closed_date``, one of its own): no
+    session is planned that day from now on. One row per clinic and date (rule:
+    closed_date_unique_per_clinic); plans already made keep their times."""
+    if closed_date is not None:
+        closed_date = ClosedDate.objects.select_for_update().get(pk=closed_date.pk, clinic=clinic)
+    else:
+        closed_date = ClosedDate(clinic=clinic)
+    taken = ClosedDate.objects.filter(clinic=clinic, date=date).exclude(pk=closed_date.pk)
+    if taken.exists():
+        raise ValidationError(
+            {
+                "date": ValidationError(
+                    f"date: {clinic} is already closed on {date} "
+                    "(rule: closed_date_unique_per_clinic).",
+                    code="closed_date_unique_per_clinic",
+                )
+            }
+        )
+    closed_date.date, closed_date.reason = date, reason
+    closed_date.full_clean()
+    closed_date.save()
+    return closed_date
+
+
+@transaction.atomic
+def closed_date_delete(*, closed_date: ClosedDate) -> None:
+    """Open the clinic again on that date."""
+    ClosedDate.objects.filter(pk=closed_date.pk).delete()
+
+
+@transaction.atomic
+def coordinator_save(
+    *, user, clinic: Clinic, coordinator: Coordinator | None = None
+) -> Coordinator:
+    """Make ``user`` a coordinator of ``clinic`` (or move ``coordinator`` to ``clinic``). A user
+    coordinates at most one clinic (Coordinator.user is one-to-one)."""
+    if coordinator is not None:
+        coordinator = Coordinator.objects.select_for_update().get(pk=coordinator.pk)
+    else:
+        coordinator = Coordinator()
+    coordinator.user, coordinator.clinic = user, clinic
+    coordinator.full_clean()
+    coordinator.save()
+    return coordinator
+
+
+@transaction.atomic
+def coordinator_remove(*, coordinator: Coordinator) -> None:
+    """The user no longer coordinates the clinic; their account stays."""
+    Coordinator.objects.filter(pk=coordinator.pk).delete()

@@ -135,3 +135,49 @@ def test_staff_granted_adding_providers_add_them_to_their_own_clinic_only(client
     )
     assert "clinic" in refused.context["adminform"].form.errors
     assert not Provider.objects.filter(user__username="dr.rowe").exists()
+
+
+def test_closed_dates_on_the_clinic_page_are_saved_through_the_service(
+    admin_client, clinic, monkeypatch
+):
+    import datetime as dt
+
+    from backend.clinics.models import ClosedDate
+
+    saved, deleted = spy(monkeypatch, "closed_date_save"), spy(monkeypatch, "closed_date_delete")
+    gone = ClosedDate.objects.create(clinic=clinic, date=dt.date(2026, 12, 24), reason="Eve")
+    kept = ClosedDate.objects.create(clinic=clinic, date=dt.date(2026, 12, 25), reason="")
+    data = form_data(admin_client.get(change_url(clinic)))
+    rows = {data[f"closed_dates-{i}-id"]: i for i in range(2)}
+    data[f"closed_dates-{rows[str(gone.pk)]}-DELETE"] = "on"
+    data[f"closed_dates-{rows[str(kept.pk)]}-reason"] = "Christmas"
+    data.update({"closed_dates-TOTAL_FORMS": "3", "closed_dates-2-date": "2026-12-31",
+                 "closed_dates-2-reason": "New Year's Eve"})  # fmt: skip
+
+    response = admin_client.post(change_url(clinic), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert len(saved) == 2 and len(deleted) == 1
+    assert dict(clinic.closed_dates.values_list("date", "reason")) == {
+        dt.date(2026, 12, 25): "Christmas",
+        dt.date(2026, 12, 31): "New Year's Eve",
+    }
+
+
+def test_coordinators_are_appointed_and_removed_through_the_service(
+    admin_client, clinic, monkeypatch
+):
+    from backend.clinics.models import Coordinator
+
+    saved, removed = spy(monkeypatch, "coordinator_save"), spy(monkeypatch, "coordinator_remove")
+    user = User.objects.create_user("ines", is_staff=True)
+    response = admin_client.post(
+        reverse("admin:clinics_coordinator_add"), {"user": user.pk, "clinic": clinic.pk}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    coordinator = Coordinator.objects.get(user=user)
+    delete_url = reverse("admin:clinics_coordinator_delete", args=[coordinator.pk])
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 302
+    assert (len(saved), len(removed)) == (1, 1)
+    assert not Coordinator.objects.filter(user=user).exists()
+    assert User.objects.filter(pk=user.pk).exists()  # the account stays

@@ -4,6 +4,8 @@ safety contact is not deactivated or deleted until someone else is named."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -136,3 +138,13 @@ def test_a_clinic_with_providers_is_protected_and_an_empty_one_deleted(clinic, p
     empty = ClinicFactory()
     services.clinic_delete(clinic=empty)
     assert not Clinic.objects.filter(pk=empty.pk).exists()
+
+
+def test_closing_a_clinic_twice_on_one_date_is_refused_by_the_service(clinic):
+    services.closed_date_save(clinic=clinic, date=dt.date(2026, 12, 25))
+    with pytest.raises(ValidationError) as exc:
+        services.closed_date_save(clinic=clinic, date=dt.date(2026, 12, 25), reason="again")
+    (error,) = exc.value.error_dict["date"]
+    assert error.code == "closed_date_unique_per_clinic"
+    assert "rule: closed_date_unique_per_clinic" in error.messages[0]
+    assert clinic.closed_dates.count() == 1
