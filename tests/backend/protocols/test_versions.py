@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from backend.protocols import services
 from backend.protocols.models import Protocol
 from tests.factories import IV_INDUCTION, ClinicFactory, protocol
+from tests.support.clock import wait_until
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -19,11 +20,21 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def _create(clinic_id, *, attempts: int = 3) -> Protocol:
+def _waiting_on_a_lock() -> int:
+    """Sessions of this test database waiting on a lock another transaction holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _create(clinic_id, *, attempts: int = 3, slug: str | None = None) -> Protocol:
     source = protocol(IV_INDUCTION)
     return services.protocol_create_version(
         clinic_id=clinic_id,
-        slug=source.slug,
+        slug=slug or source.slug,
         name=source.name,
         definition=source.definition,
         attempts=attempts,
@@ -68,13 +79,18 @@ def test_the_constraint_refuses_a_duplicate_number_when_retries_run_out(monkeypa
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("owner", ["clinic", "library"])
+@pytest.mark.parametrize("owner", ["clinic", "library", "clinic's own line"])
 def test_two_writers_at_once_get_consecutive_numbers_without_a_retry(iv_protocol, owner):
     """Writer A creates a version and holds its transaction open; writer B starts meanwhile,
-    with no retry allowed. B must wait for A's lock and then number after A's version. Without
-    the lock B reads the same highest number, its insert waits on the unique index and fails
-    with an IntegrityError once A commits."""
-    clinic_id = ClinicFactory().pk if owner == "clinic" else None
+    with no retry allowed, and is seen waiting on a lock before A commits. With the line locked,
+    B waits before reading the highest number and numbers after A's version. Without the lock B
+    reads the same highest number, its insert waits on the unique index and fails with an
+    IntegrityError once A commits."""
+    clinic_id = None if owner == "library" else ClinicFactory().pk
+    # A line of the clinic's own (no library row of its slug to lock): the clinic's row is.
+    slug = "iv-ours" if owner == "clinic's own line" else iv_protocol.slug
+    if owner == "clinic's own line":
+        _create(clinic_id, slug=slug)
     a_created, b_started, release = threading.Event(), threading.Event(), threading.Event()
     results: dict[str, object] = {}
 
@@ -83,7 +99,7 @@ def test_two_writers_at_once_get_consecutive_numbers_without_a_retry(iv_protocol
             if before:
                 before()
             with transaction.atomic():
-                results[name] = _create(clinic_id, attempts=1).version
+                results[name] = _create(clinic_id, attempts=1, slug=slug).version
                 if after:
                     after()
         except Exception as exc:  # reported below, with the thread's name
@@ -104,15 +120,15 @@ def test_two_writers_at_once_get_consecutive_numbers_without_a_retry(iv_protocol
     a.start()
     b.start()
     assert b_started.wait(10)
-    b.join(1.0)
+    wait_until(lambda: _waiting_on_a_lock() >= 1, timeout=10, what="B waiting on A's lock")
     assert b.is_alive(), "B must wait for A's transaction, not number past it"
     release.set()
     a.join(10)
     b.join(10)
 
-    first = iv_protocol.version + 1
+    first = (1 if owner == "clinic's own line" else iv_protocol.version) + 1
     assert results == {"a": first, "b": first + 1}
-    versions = Protocol.objects.filter(clinic_id=clinic_id, slug=iv_protocol.slug)
+    versions = Protocol.objects.filter(clinic_id=clinic_id, slug=slug)
     assert sorted(versions.values_list("version", flat=True))[-2:] == [first, first + 1]
 
 
