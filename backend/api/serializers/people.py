@@ -103,6 +103,7 @@ class PatientSerializer(serializers.ModelSerializer):
             )
         return attrs
 
+
 class PatientSelfSerializer(PatientSerializer):
     """What a patient may change about themselves: how and when they are reached, and consent."""
 
