@@ -4,8 +4,8 @@ Why these numbers: on Redis, a message that is not acknowledged within `visibili
 is delivered again. Sending tasks acknowledge late (after the work), so the timeout must exceed
 the longest a sending task can run plus the longest countdown of a Celery retry; otherwise a slow
 send would be sent twice. Longer waits than MAX_CELERY_RETRY_DELAY_S never become broker
-messages: the reminder row goes back to `scheduled` with a later `send_at` (see
-backend.reminders.services).
+messages: the reminder row goes back to `scheduled` with a later `send_at` (decided in
+backend.reminders.delivery, written by backend.reminders.outbox.record_later).
 """
 
 from __future__ import annotations

@@ -166,9 +166,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # connections before each task the way Django does per request (backend/reminders/worker_db.py).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
-# Leases of the reminder outbox (backend/reminders/dispatch.py and delivery.py). The send lease
-# must exceed the Celery task time limit (60 s); only fault tests shorten them.
-REMINDER_DISPATCH_LEASE_S = env.int("REMINDER_DISPATCH_LEASE_S", default=300)
+# Leases of the reminder outbox (backend/reminders/outbox.py), timed by the database's clock. The
+# send lease must exceed the Celery task time limit (60 s). The dispatch lease bounds how long a
+# broker message lost with Redis delays its row; a row claimed again is still sent once.
+REMINDER_DISPATCH_LEASE_S = env.int("REMINDER_DISPATCH_LEASE_S", default=90)
 REMINDER_SEND_LEASE_S = env.int("REMINDER_SEND_LEASE_S", default=90)
 
 # --- Messages --------------------------------------------------------------------------------

@@ -25,6 +25,6 @@ if os.environ.get("BENCH_NULL_MESSAGE"):
     from backend.reminders import delivery
 
     def _no_message(reminder, *, now):
-        return "null", f"null-{reminder.pk}"
+        return "null", lambda: f"null-{reminder.pk}"
 
-    delivery._send = _no_message
+    delivery._build = _no_message

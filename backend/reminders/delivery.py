@@ -130,9 +130,33 @@ def _deliver_taken(reminder: Reminder, *, now: dt.datetime) -> Result:
         message_id = hand_over()
     except DeliveryError as exc:
         return _failed(reminder, backend, exc, now=now)
-    outbox.record_sent(reminder, backend=backend, message_id=message_id, now=now)
+    try:
+        outbox.record_sent(reminder, backend=backend, message_id=message_id, now=now)
+    except DATABASE_ERRORS:
+        _record_sent_later(reminder, backend=backend, message_id=message_id, now=now)
+        raise
     _record_notice_told(reminder)
     return Result(Outcome.SENT)
+
+
+def _record_sent_later(reminder: Reminder, *, backend: str, message_id: str, now) -> None:
+    """The provider has the message but the database stayed away through the record's retries:
+    the acceptance (ids only) goes to the broker, and a task records it once the database is
+    back, before the row's send lease ends and it could be sent again."""
+    from backend.reminders.tasks import record_sent
+
+    log.error("reminder %s sent as %s; recording it through the broker", reminder.id, message_id)
+    record_sent.apply_async(
+        kwargs={
+            "reminder_id": reminder.id,
+            "lease_token": reminder.lease_token,
+            "channel": reminder.channel,
+            "backend": backend,
+            "message_id": message_id,
+            "sent_at": now.isoformat(),
+        },
+        countdown=1,
+    )
 
 
 def _record_notice_told(reminder: Reminder) -> None:

@@ -1,4 +1,7 @@
-"""The reminder outbox: one row per message to one recipient on one channel at one time."""
+"""The reminder outbox: one row per message to one recipient on one channel at one time.
+
+Its status changes only through backend.reminders.outbox (the state machine and its rules).
+"""
 
 from __future__ import annotations
 
@@ -73,7 +76,8 @@ class Reminder(models.Model):
     sending_until = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Set by the worker that took the row for sending; fences out a second worker.",
+        help_text="Set right before the provider call (database clock): the row is at the "
+        "provider, and no other worker takes it or dispatcher releases it until then.",
     )
     lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -10,16 +10,18 @@ runs is recorded by the database's clock, so /health/ tells a silent dispatcher 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
 from celery import shared_task
 from celery.signals import task_revoked
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from backend.core.models import PeriodicTick
 from backend.reminders import delivery, dispatch, outbox
+from backend.reminders.models import Reminder
 from backend.reminders.outbox import Outcome
 
 log = logging.getLogger(__name__)
@@ -99,3 +101,29 @@ def send_batch(reminder_ids: list[int]) -> None:
 def send_reminder(reminder_id: int) -> None:
     """One reminder: the short Celery retry after a transient error, and "send now"."""
     _deliver_all([reminder_id])
+
+
+@shared_task(
+    name="reminders.record_sent",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=40,
+)
+def record_sent(
+    reminder_id: int,
+    lease_token: str,
+    channel: str,
+    backend: str,
+    message_id: str,
+    sent_at: str,
+) -> None:
+    """Record a send the provider accepted while the database was away (delivery): retried with
+    a short backoff until the database answers, so the row is on record as sent and never goes
+    out again."""
+    reminder = Reminder(id=reminder_id, lease_token=lease_token, channel=channel)
+    outbox.record_sent(
+        reminder, backend=backend, message_id=message_id, now=dt.datetime.fromisoformat(sent_at)
+    )

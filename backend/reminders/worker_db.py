@@ -4,15 +4,17 @@ Connections are kept across tasks (CELERY_DB_REUSE_MAX) and checked before each 
 checks them before each request: an unusable or too old one (CONN_MAX_AGE) is closed and
 reopened on first use, so a database restart costs one failed check, not failed reminders.
 
-Worker processes also write to PostgreSQL with `synchronous_commit = off`.
+Worker processes also write to PostgreSQL with `synchronous_commit = off`, except a text's send
+record, which commits synchronously (backend.reminders.outbox: a resent text can break the
+patient's SMS budget).
 
 Every write a worker makes can be redone safely: a claim that is forgotten leaves the row
-`scheduled` (claimed again), a forgotten send record leaves it `queued` (sent again when its
+`scheduled` (claimed again), a forgotten email record leaves it `queued` (sent again when its
 lease ends). Commits are still acknowledged before the worker moves on, so a killed *worker*
-loses nothing; only a crash of the *database server* can forget the last fraction of a second
-of worker writes (https://www.postgresql.org/docs/current/wal-async-commit.html), and the cost
-of that is a duplicate reminder, never a lost one. Web requests (plan changes) keep synchronous
-commits. Waiting for the flush was most of the cost of a send (bench/dispatch.py).
+loses nothing; only a crash or failover of the *database server* can forget the last fraction of
+a second of worker writes (https://www.postgresql.org/docs/current/wal-async-commit.html), and
+the cost of that is a duplicate email, never a lost one. Web requests (plan changes) keep
+synchronous commits. Waiting for the flush was most of the cost of a send (bench/dispatch.py).
 """
 
 from __future__ import annotations

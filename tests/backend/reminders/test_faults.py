@@ -1,5 +1,6 @@
 """Fault tests against real parts: worker processes killed with SIGKILL, Redis flushed, two
-dispatchers racing over thousands of rows, and a database error in the middle of a claim."""
+dispatchers racing over thousands of rows, a database error in the middle of a claim, a cancel
+racing a worker's batch, and a dispatcher whose clock runs ahead."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -249,3 +251,67 @@ def test_a_database_error_mid_claim_leaves_no_half_claimed_rows(daytime_plan):
         "scheduled"
     }
     assert set(dispatch.claim_due(now=timezone.now())) >= set(ids)
+
+
+def _ids_in(lines) -> Counter:
+    return Counter(int(re.search(r"reminder-(\d+)", line).group(1)) for line in lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_racing_a_send_wins_and_nothing_goes_out_after_it(fault_env, daytime_plan):
+    """A plan paused while a worker is in the middle of its batch: every row ends cancelled, or
+    sent if the provider had it first; at most the one message at the provider when the cancel
+    committed goes out after it; the database counts exactly what the provider received."""
+    from backend.plans import services as plan_services
+
+    env, record = fault_env
+    ids = _make_due(daytime_plan, count=12)
+    worker = Worker({**env, "SLOW_SEND_S": "0.4"}, "racer")
+    try:
+        dispatch_due()
+        wait_until(
+            lambda: sum(_sent_lines(record).values()) >= 2,
+            timeout=60,
+            interval=0.05,
+            what="the first sends",
+        )
+        plan_services.plan_pause(plan=daytime_plan, now=timezone.now())
+        sent_before = sum(_sent_lines(record).values())
+        wait_until(
+            lambda: not Reminder.objects.filter(id__in=ids, status=Reminder.Status.QUEUED).exists(),
+            timeout=60,
+            what="the worker to finish its batch",
+        )
+        time.sleep(1.0)  # anything still on its way to the provider would arrive by now
+    finally:
+        worker.stop()
+    statuses = dict(Reminder.objects.filter(id__in=ids).values_list("id", "status"))
+    assert set(statuses.values()) <= {"sent", "cancelled"}
+    assert "cancelled" in statuses.values(), "the cancel reached rows the worker held"
+    lines = _sent_lines(record)
+    assert sum(lines.values()) - sent_before <= 1, "nothing was handed over after the cancel"
+    delivered = _ids_in(lines)
+    assert all(n == 1 for n in delivered.values())
+    assert set(delivered) == {i for i, s in statuses.items() if s == "sent"}
+    attempts = DeliveryAttempt.objects.filter(reminder_id__in=ids, success=True)
+    assert sorted(attempts.values_list("reminder_id", flat=True)) == sorted(delivered)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatcher_two_minutes_ahead_sends_each_reminder_once(fault_env, daytime_plan, clock):
+    """Leases are judged by the database's clock: a dispatcher whose clock runs two minutes
+    ahead of the worker's releases nothing the worker holds (it used to send 48 of 50 twice)."""
+    env, record = fault_env
+    ids = _make_due(daytime_plan, count=20)
+    # Two workers on the test's clock, so a row the dispatcher wrongly gave back has a taker.
+    workers = [Worker({**env, "SLOW_SEND_S": "0.2"}, f"steady{n}") for n in (1, 2)]
+    try:
+        clock.shift(dt.timedelta(minutes=2))  # this process, the dispatcher, runs ahead
+        _drain(ids, timeout=90)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert set(Reminder.objects.filter(id__in=ids).values_list("status", flat=True)) == {"sent"}
+    delivered = _ids_in(_sent_lines(record))
+    assert set(delivered) == set(ids) and all(n == 1 for n in delivered.values()), delivered
+    assert DeliveryAttempt.objects.filter(reminder_id__in=ids, success=True).count() == 20

@@ -204,7 +204,11 @@ def test_a_lost_connection_while_recording_a_send_keeps_the_record_and_sends_onc
     failures = []
 
     def blip_on_first_record(execute, sql, params, many, context):
-        if not failures and "INSERT" in sql.upper() and "delivery" in sql.lower():
+        if (
+            not failures
+            and sql.lstrip().upper().startswith("INSERT")
+            and "deliveryattempt" in sql.lower()
+        ):
             failures.append(sql)
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)
@@ -220,6 +224,38 @@ def test_a_lost_connection_while_recording_a_send_keeps_the_record_and_sends_onc
     # Never again: the row's acceptance is on record.
     assert dispatch.claim_due(now=NOW + dt.timedelta(hours=1)) == []
     assert delivery.deliver(rid, now=NOW).status == Outcome.NOT_TAKEN
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_the_database_never_heard_of_is_recorded_through_the_broker(
+    make_plan, mailoutbox, monkeypatch
+):
+    """The database stays away through every retry of the record: the provider's id goes to the
+    broker, and the task records the send once the database is back; the row never goes again."""
+    monkeypatch.setattr(outbox, "DB_RETRY_PAUSES_S", (0.01, 0.01))
+    plan = make_plan()
+    [rid] = _due(plan, 1, channel="email")
+    dispatch.claim_due(now=NOW)
+    handed = []
+    monkeypatch.setattr(tasks.record_sent, "apply_async", lambda **kw: handed.append(kw["kwargs"]))
+
+    def database_gone(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and "deliveryattempt" in sql.lower():
+            raise OperationalError("could not connect to server")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(database_gone), pytest.raises(OperationalError):
+        delivery.deliver(rid, now=NOW)
+    assert len(mailoutbox) == 1 and _status(rid) == "queued"
+    [message] = handed
+    assert message["message_id"] and message["reminder_id"] == rid
+    # The database is back; the worker runs the task.
+    tasks.record_sent.run(**message)
+    row = Reminder.objects.get(id=rid)
+    assert (row.status, row.provider_message_id) == ("sent", message["message_id"])
+    assert DeliveryAttempt.objects.filter(reminder_id=rid, success=True).count() == 1
+    assert dispatch.claim_due(now=NOW + dt.timedelta(hours=1)) == []
     assert len(mailoutbox) == 1
 
 
