@@ -49,6 +49,9 @@ def test_a_hard_bounce_fails_the_reminder(client, sent_email):
     sent_email.refresh_from_db()
     assert sent_email.status == "failed" and sent_email.delivery_status == "bounced"
     assert "postmark" in sent_email.last_error.lower()
+    # Recorded through the outbox, with a history row saying what changed.
+    latest = sent_email.history.first()
+    assert (latest.status, latest.delivery_status) == ("failed", "bounced")
 
 
 @pytest.mark.django_db

@@ -110,6 +110,9 @@ def test_undelivered_or_failed_marks_the_reminder_failed(client, sent_sms, statu
     assert sent_sms.delivery_status == status
     assert sent_sms.status == Reminder.Status.FAILED
     assert "30006" in sent_sms.last_error
+    # Recorded through the outbox, with a history row saying what changed.
+    latest = sent_sms.history.first()
+    assert (latest.status, latest.delivery_status) == ("failed", status)
 
 
 def test_status_callback_touches_only_the_message_it_names(client, sent_sms, plan):
