@@ -60,7 +60,7 @@ PERMANENT_TWILIO_CODES = {21211, 21408, 21610, 21612, 21614, 30003, 30004, 30005
 
 
 class TwilioBackend(BaseSmsBackend):
-    """The official Twilio SDK. The test settings' TWILIO_API_BASE_URL points it at a local server."""
+    """The official Twilio SDK; the test settings point it at a local server."""
 
     name = "twilio"
 
