@@ -15,7 +15,6 @@ from backend.core.scope import (
     PATIENTS,
     STAFF,
     Role,
-    clinic_id_of,
     role_of,
     scope,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "Role",
     "StaffOnly",
     "StaffReadManagersWrite",
-    "clinic_id_of",
     "role_of",
     "scope",
 ]

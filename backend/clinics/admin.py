@@ -9,7 +9,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics import services
 from backend.clinics.models import Clinic, ClosedDate, Coordinator, Provider
-from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
+from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.scope import clinic_id_of
 from backend.core.widgets import TimeZoneField
 from backend.safety import crisis
 
@@ -272,7 +273,7 @@ class ProviderAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistor
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ProviderChangeForm if obj is not None else ProviderAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
-        clinic_id = clinic_of(request.user)
+        clinic_id = clinic_id_of(request.user)
         if obj is None and not request.user.is_superuser and "clinic" in form.base_fields:
             form.base_fields["clinic"].queryset = Clinic.objects.filter(pk=clinic_id)
         return form

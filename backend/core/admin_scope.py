@@ -17,12 +17,9 @@ from __future__ import annotations
 from django.db.models import Model, QuerySet
 
 from backend.core import scope as rules
-from backend.core.scope import clinic_id_of, is_active_staff
+from backend.core.scope import is_active_staff
 
-# For the admin modules that import the clinic lookup by this name.
-clinic_of = clinic_id_of
-
-__all__ = ["ClinicScopedAdminMixin", "ReadOnlyAdminMixin", "clinic_of", "is_active_staff"]
+__all__ = ["ClinicScopedAdminMixin", "ReadOnlyAdminMixin", "is_active_staff"]
 
 
 class ClinicScopedAdminMixin:

@@ -4,7 +4,8 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
+from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.scope import clinic_id_of
 from backend.core.widgets import TimeOfDayInput, TimeZoneField, WeekdaysField
 from backend.patients import services
 from backend.patients.models import ConsentMethod, Patient
@@ -138,11 +139,11 @@ class PatientAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        if clinic_of(request.user):
+        if clinic_id_of(request.user):
             from backend.clinics.models import Clinic
 
-            clinic = Clinic.objects.filter(pk=clinic_of(request.user)).first()
-            initial.setdefault("clinic", clinic_of(request.user))
+            clinic = Clinic.objects.filter(pk=clinic_id_of(request.user)).first()
+            initial.setdefault("clinic", clinic_id_of(request.user))
             if clinic is not None:
                 initial.setdefault("time_zone", clinic.time_zone)  # most patients live nearby
         return initial

@@ -19,7 +19,8 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics.models import Provider
-from backend.core.admin_scope import ClinicScopedAdminMixin, clinic_of
+from backend.core.admin_scope import ClinicScopedAdminMixin
+from backend.core.scope import clinic_id_of
 from backend.core.timefmt import local_label
 from backend.plans import notes, readiness, services
 from backend.plans.engine import clinic_calendar
@@ -171,7 +172,7 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     def new_plan_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        clinic_id = None if request.user.is_superuser else clinic_of(request.user)
+        clinic_id = None if request.user.is_superuser else clinic_id_of(request.user)
         if clinic_id is None and not request.user.is_superuser:
             raise PermissionDenied("Only a clinic's coordinators can build its plans.")
         form = NewPlanForm(request.POST or None, clinic_id=clinic_id)

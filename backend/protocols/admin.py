@@ -10,7 +10,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from backend.core.admin_scope import clinic_of, is_active_staff
+from backend.core.admin_scope import is_active_staff
+from backend.core.scope import clinic_id_of, protocol_scope
 from backend.protocols import services
 from backend.protocols.models import Protocol
 
@@ -37,7 +38,7 @@ class ProtocolAdmin(admin.ModelAdmin):
         return "Built-in library" if obj.is_builtin else str(obj.clinic)
 
     def _scope(self, request) -> dict:
-        return {"clinic_id": clinic_of(request.user), "everything": request.user.is_superuser}
+        return protocol_scope(request.user)
 
     def get_queryset(self, request):
         if not (request.user.is_superuser or is_active_staff(request.user)):
@@ -72,14 +73,16 @@ class ProtocolAdmin(admin.ModelAdmin):
                     protocol=obj, changes=changes, **self._scope(request)
                 )
             else:
-                saved = services.protocol_create_version(clinic_id=clinic_of(request.user), **data)
+                saved = services.protocol_create_version(
+                    clinic_id=clinic_id_of(request.user), **data
+                )
         except (ValidationError, PermissionDenied) as exc:
             raise PermissionDenied(str(exc)) from exc
         obj.pk, obj.version, obj.clinic_id = saved.pk, saved.version, saved.clinic_id
 
     @admin.action(description="Duplicate as a new version for my clinic")
     def duplicate_for_my_clinic(self, request, queryset):
-        clinic_id = clinic_of(request.user)
+        clinic_id = clinic_id_of(request.user)
         if clinic_id is None:
             self.message_user(
                 request, "Only a clinic's staff have a clinic to copy to.", messages.ERROR
@@ -98,7 +101,7 @@ class ProtocolAdmin(admin.ModelAdmin):
     def duplicate_as_new_protocol(self, request, queryset):
         for protocol in queryset:
             copy = services.protocol_duplicate_as_new(
-                source=protocol, clinic_id=clinic_of(request.user)
+                source=protocol, clinic_id=clinic_id_of(request.user)
             )
             self.message_user(
                 request,

@@ -10,9 +10,10 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from backend.api.filters import ProtocolFilter
-from backend.api.permissions import Role, StaffReadManagersWrite, clinic_id_of, role_of
+from backend.api.permissions import StaffReadManagersWrite
 from backend.api.serializers.protocols import ProtocolInputSerializer, ProtocolSerializer
 from backend.api.views.base import ApiModelViewSet
+from backend.core.scope import protocol_scope
 from backend.protocols import services
 
 
@@ -27,8 +28,7 @@ class ProtocolViewSet(ApiModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def _scope(self) -> dict:
-        user = self.request.user
-        return {"clinic_id": clinic_id_of(user), "everything": role_of(user) is Role.ADMIN}
+        return protocol_scope(self.request.user)
 
     def get_queryset(self):
         return services.visible_to(**self._scope()).order_by("slug", "-version")
