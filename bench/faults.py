@@ -14,14 +14,16 @@ redis-server (--redis-port, nothing on disk) and removes both at the end, whatev
 
 Each scenario gets a fresh database (a copy of one migrated and seeded template), an empty
 Redis, and the production process layout as real subprocesses (Procfile / docker-compose):
-celery beat with the DatabaseScheduler (the migration's 30 s tick with follow_seconds=25 and
-expire_seconds=30), a dispatcher worker on the `dispatch` queue and --send-workers workers on
-`send`, each in its own process group, restarted like `restart: unless-stopped` if one dies. The
-leases are production's (300 s dispatch, 90 s send) unless --dispatch-lease / --send-lease say
-otherwise. --reminders rows (a --sms-share of them texts) fall due evenly over --window seconds;
-the fault hits --fault-at seconds into that window. The "provider" is a pair of channel backends
-(bench/faults_support/backends.py) that wait --latency-ms and then append one line per accepted
-message to a shared file; duplicates are counted from that file per reminder.
+celery beat with the DatabaseScheduler (the periodic tasks as the migrations define them), a
+dispatcher worker on the `dispatch` queue and --send-workers workers on `send`, each in its own
+process group, restarted like `restart: unless-stopped` if one dies. The leases are the measured
+code's defaults (printed at the start) unless --dispatch-lease / --send-lease say otherwise.
+--reminders rows (a --sms-share of them texts) fall due evenly over --window seconds. The fault
+hits --fault-at seconds into that window, right after the next message a worker hands the
+provider: that worker is mid-batch, its next send about to go out. The "provider" is a pair of
+channel backends (bench/faults_support/backends.py) that wait --latency-ms (a provider's API
+round trip) and then append one line per accepted message to a shared file; duplicates are
+counted from that file per reminder.
 
 Per scenario (table, then `name: value` lines last):
   due         reminders that fell due
@@ -41,12 +43,13 @@ Per scenario (table, then `name: value` lines last):
               the fault caused has drained); inf if a row was never sent
   restarts    processes that died and were restarted (killed workers included)
 
-Scenarios: baseline; worker_kill (a send worker SIGKILLed, process group, right after one of its
-sends, so mid-batch; replaced at once); redis_restart (redis-server stopped, --outage s, started
+Scenarios: baseline; worker_kill (the send worker that just sent SIGKILLed, its whole process
+group, mid-batch; replaced at once); redis_restart (redis-server stopped, --outage s, started
 empty); pg_clean_restart (pg_ctl stop -m fast, --outage s, start); pg_crash_restart (pg_ctl stop
 -m immediate, --outage s, start: crash recovery); skew_dispatcher, skew_sender, skew_beat (that
 process's clock --skew seconds ahead through libfaketime; skew_sender skews one send worker);
-two_beats (two beats and two dispatcher workers).
+skew_beat_behind (beat's clock --skew seconds behind), and on request skew_dispatcher_behind,
+skew_sender_behind; two_beats (two beats and two dispatcher workers).
 
 Exit status 1 if any reminder was lost, 2 on a bench error.
 """
@@ -89,8 +92,10 @@ ALL_SCENARIOS = (
     "skew_dispatcher",
     "skew_sender",
     "skew_beat",
+    "skew_beat_behind",
     "two_beats",
 )
+MORE_SCENARIOS = ("skew_dispatcher_behind", "skew_sender_behind")
 
 
 def log(msg: str) -> None:
@@ -289,6 +294,7 @@ class Scenario:
     name: str
     fault: str | None = None  # kill | redis | pg_fast | pg_immediate
     skewed: str | None = None  # dispatcher | sender | beat
+    skew_sign: int = 1  # +1: that clock --skew seconds ahead; -1: behind
     beats: int = 1
     dispatchers: int = 1
 
@@ -302,6 +308,9 @@ SCENARIOS = {
     "skew_dispatcher": Scenario("skew_dispatcher", skewed="dispatcher"),
     "skew_sender": Scenario("skew_sender", skewed="sender"),
     "skew_beat": Scenario("skew_beat", skewed="beat"),
+    "skew_beat_behind": Scenario("skew_beat_behind", skewed="beat", skew_sign=-1),
+    "skew_dispatcher_behind": Scenario("skew_dispatcher_behind", skewed="dispatcher", skew_sign=-1),
+    "skew_sender_behind": Scenario("skew_sender_behind", skewed="sender", skew_sign=-1),
     "two_beats": Scenario("two_beats", beats=2, dispatchers=2),
 }
 
@@ -341,6 +350,7 @@ class Bench:
         self.redis = RedisServer(tmp / "redis", free_port(opts.redis_port))
         self.procs: list[Proc] = []
         self.template = "faults_template"
+        self.leases: tuple[int, int] | None = None
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -391,6 +401,14 @@ class Bench:
                 raise RuntimeError(f"{' '.join(args[1:3])} failed:\n{done.stdout}\n{done.stderr}")
             if done.stdout.strip():
                 log(done.stdout.strip().splitlines()[-1])
+        leases = subprocess.run(
+            [PYTHON, "-c", "import django; django.setup(); from django.conf import settings as s; "
+             "print(s.REMINDER_DISPATCH_LEASE_S, s.REMINDER_SEND_LEASE_S)"],
+            cwd=self.code, env=env, capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        if len(leases) == 2:
+            self.leases = tuple(int(x) for x in leases)
+            log(f"leases: dispatch {leases[0]} s, send {leases[1]} s")
         log(f"template database migrated and seeded in {time.monotonic() - started:.1f} s")
 
     def teardown(self) -> None:
@@ -412,7 +430,7 @@ class Bench:
         skew_env = {
             **env,
             "LD_PRELOAD": str(FAKETIME_LIB),
-            "FAKETIME": f"{self.o.skew:+d}s",
+            "FAKETIME": f"{sc.skew_sign * self.o.skew:+d}s",
             "FAKETIME_DONT_RESET": "1",
         }
 
@@ -732,7 +750,7 @@ COLUMNS = [
 ]
 
 
-def report(results: list[Result], opts) -> dict[str, object]:
+def report(results: list[Result], opts, leases) -> dict[str, object]:
     width = max(len(r.name) for r in results) + 2
     print()
     print("scenario".ljust(width) + " ".join(c.rjust(10) for c in COLUMNS))
@@ -769,7 +787,7 @@ def report(results: list[Result], opts) -> dict[str, object]:
     pg = [by[n].recovery_s for n in ("pg_clean_restart", "pg_crash_restart") if n in by]
     if pg:
         figures["pg_restart_recovery_s"] = max(x for x in pg if x is not None)
-    skews = [by[n] for n in ("skew_dispatcher", "skew_sender", "skew_beat") if n in by]
+    skews = [r for r in results if r.name.startswith("skew_")]
     if skews:
         figures["clock_skew_duplicates"] = sum(r.duplicated for r in skews)
         figures["clock_skew_lost"] = sum(r.lost for r in skews)
@@ -801,6 +819,8 @@ def report(results: list[Result], opts) -> dict[str, object]:
     for name, ok in goals:
         print(f"  {'met   ' if ok else 'MISSED'} {name}")
     figures["goals_missed"] = sum(1 for _, ok in goals if not ok)
+    if leases:
+        figures["dispatch_lease_s"], figures["send_lease_s"] = leases
     print()
     for key, value in figures.items():
         print(f"{key}: {fmt(value)}")
@@ -833,7 +853,8 @@ def code_snapshot(ref: str, into: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS),
-                    help="comma-separated, from: " + ", ".join(ALL_SCENARIOS))  # fmt: skip
+                    help="comma-separated (default: all but " + ", ".join(MORE_SCENARIOS)
+                    + "), from: " + ", ".join(ALL_SCENARIOS + MORE_SCENARIOS))  # fmt: skip
     ap.add_argument("--reminders", type=int, default=300, help="rows per scenario (300)")
     ap.add_argument("--sms-share", type=float, default=0.2, help="share of texts (0.2)")
     ap.add_argument("--window", type=float, default=20.0, help="rows fall due over this (20 s)")
@@ -844,8 +865,8 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=float, default=50.0, help="provider latency (50 ms)")
     ap.add_argument("--send-workers", type=int, default=3, help="send worker processes (3)")
     ap.add_argument("--send-concurrency", type=int, default=1, help="pool size of each (1)")
-    ap.add_argument("--dispatch-lease", type=int, default=0, help="override (production 300)")
-    ap.add_argument("--send-lease", type=int, default=0, help="override (production 90)")
+    ap.add_argument("--dispatch-lease", type=int, default=0, help="override the setting (s)")
+    ap.add_argument("--send-lease", type=int, default=0, help="override the setting (s)")
     ap.add_argument("--max-wait", type=float, default=400.0,
                     help="then wait at most this for all rows to be final (400 s)")  # fmt: skip
     ap.add_argument("--settle", type=float, default=3.0, help="all final for this long = done")
@@ -903,7 +924,7 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     if results:
-        report(results, opts)
+        report(results, opts, bench.leases)
         print(f"run_time_s: {time.monotonic() - started:.0f}")
     if status:
         return status
