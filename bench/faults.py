@@ -42,6 +42,8 @@ Per scenario (table, then `name: value` lines last):
   recovery_s  fault end -> the last acceptance of a reminder more than --late-s late (the backlog
               the fault caused has drained); inf if a row was never sent
   restarts    processes that died and were restarted (killed workers included)
+With --repeat N every scenario runs N times: the counts are sums over the runs, the times the
+worst run's.
 
 Scenarios: baseline; worker_kill (the send worker that just sent SIGKILLed, its whole process
 group, mid-batch; replaced at once); redis_restart (redis-server stopped, --outage s, started
@@ -338,9 +340,24 @@ class Result:
     timed_out: bool = False
     statuses: dict = field(default_factory=dict)
 
+    runs: int = 1
+
     @property
     def db_gap(self) -> int:
         return self.provider - self.db_sends
+
+    def add(self, other: Result) -> None:
+        """Fold in another run of the same scenario: counts add up, times take the worst."""
+        for name in ("due", "sent", "duplicated", "provider", "db_sends", "sent_rows", "lost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("unsent", "early", "delayed", "restarts", "killed", "wall_s", "runs"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("late_p99_s", "late_max_s", "resume_s", "recovery_s"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs if mine is None else max(mine, theirs))
+        self.timed_out = self.timed_out or other.timed_out
+        self.statuses = dict(Counter(self.statuses) + Counter(other.statuses))
 
 
 class Bench:
@@ -460,12 +477,12 @@ class Bench:
             procs.append(worker(f"sender{i}", "send", self.o.send_concurrency, skewed))
         return procs
 
-    def run(self, sc: Scenario) -> Result:
+    def run(self, sc: Scenario, run: int = 0) -> Result:
         o = self.o
         result = Result(sc.name)
         wall_started = time.monotonic()
         db = f"faults_{sc.name}"
-        logdir = self.tmp / "logs" / sc.name
+        logdir = self.tmp / "logs" / (f"{sc.name}.{run + 1}" if run else sc.name)
         logdir.mkdir(parents=True)
         provider_log = logdir / "provider.log"
         provider_log.touch()
@@ -760,7 +777,7 @@ def report(results: list[Result], opts, leases) -> dict[str, object]:
         print(r.name.ljust(width) + " ".join(cells) + flag)
     print()
     for r in results:
-        print(f"  {r.name}: statuses {r.statuses}")
+        print(f"  {r.name}: {r.runs} run(s), statuses at the end {r.statuses}")
     print()
     by = {r.name: r for r in results}
     figures: dict[str, object] = {}
@@ -807,7 +824,14 @@ def report(results: list[Result], opts, leases) -> dict[str, object]:
     if "worker_kill" in by:
         r = by["worker_kill"]
         goals.append(("worker_kill_duplicates <= killed", r.duplicated <= max(r.killed, 0)))
-    goals.append(("db_sends == provider sends", all(r.db_gap == 0 for r in results)))
+    # A worker killed between the provider's acceptance and the record is the one window the
+    # database cannot know of (at most one message per killed worker); anywhere else, equal.
+    goals.append(
+        (
+            "db_sends == provider sends (killed workers: gap <= killed)",
+            all(r.db_gap == 0 or (r.killed and 0 <= r.db_gap <= r.killed) for r in results),
+        )
+    )
     for n in ("redis_restart", "pg_clean_restart", "pg_crash_restart"):
         if n in by:
             rec = by[n].recovery_s
@@ -860,6 +884,9 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=20.0, help="rows fall due over this (20 s)")
     ap.add_argument("--fault-at", type=float, default=8.0, help="fault this far in (8 s)")
     ap.add_argument("--outage", type=float, default=2.5, help="PostgreSQL/Redis down for (2.5 s)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each scenario this many times; counts add up, times take the "
+                    "worst (1)")  # fmt: skip
     ap.add_argument("--kills", type=int, default=1, help="send workers SIGKILLed (1)")
     ap.add_argument("--skew", type=int, default=120, help="clock offset, seconds (+120)")
     ap.add_argument("--latency-ms", type=float, default=50.0, help="provider latency (50 ms)")
@@ -905,12 +932,16 @@ def main() -> int:
     try:
         bench.setup()
         for name in names:
-            results.append(bench.run(SCENARIOS[name]))
-            r = results[-1]
-            log(
-                f"{name}: sent {r.sent}/{r.due}, duplicated {r.duplicated}, db_sends "
-                f"{r.db_sends}, lost {r.lost}, recovery {fmt(r.recovery_s)} s, {r.wall_s:.0f} s"
-            )
+            for n in range(opts.repeat):
+                r = bench.run(SCENARIOS[name], run=n)
+                log(
+                    f"{name}: sent {r.sent}/{r.due}, duplicated {r.duplicated}, db_sends "
+                    f"{r.db_sends}, lost {r.lost}, recovery {fmt(r.recovery_s)} s, {r.wall_s:.0f} s"
+                )
+                if n == 0:
+                    results.append(r)
+                else:
+                    results[-1].add(r)
     except KeyboardInterrupt:
         log("interrupted")
         status = 2
