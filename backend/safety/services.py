@@ -25,6 +25,7 @@ from backend.core.scope import Role, clinic_id_of, role_of
 from backend.core.timefmt import local_label
 from backend.patients.models import Patient
 from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders import outbox
 from backend.reminders.models import Reminder
 from backend.safety.models import Flag, PatientMessage
 
@@ -237,9 +238,7 @@ def flag_acknowledge(*, flag: Flag, user, note: str, now: dt.datetime) -> Flag:
         )
     flag.acknowledged_by, flag.acknowledged_at, flag.acknowledgement_note = user, now, note[:2000]
     flag.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note"])
-    Reminder.objects.filter(flag=flag, status=Reminder.Status.SCHEDULED).update(
-        status=Reminder.Status.CANCELLED, status_reason="flag acknowledged"
-    )
+    outbox.cancel(Reminder.objects.filter(flag=flag), reason="flag acknowledged")
     return flag
 
 

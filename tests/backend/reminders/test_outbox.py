@@ -430,22 +430,8 @@ def _offenders() -> list[str]:
     return found
 
 
-# Owned elsewhere, reported in issue #16: it should call outbox.cancel for a flag's alerts.
-HANDED_OVER = "backend/safety/services.py:"
-
-
 def test_nothing_outside_the_outbox_writes_a_reminders_status():
-    offenders = [o for o in _offenders() if not o.startswith(HANDED_OVER)]
-    assert offenders == [], "write a reminder's status through backend.reminders.outbox"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend/safety/services.py (flag acknowledged) still cancels its alerts with "
-    ".update(); strict, so this marker goes the day that line does.",
-)
-def test_nothing_anywhere_outside_the_outbox_writes_a_reminders_status():
-    assert _offenders() == []
+    assert _offenders() == [], "write a reminder's status through backend.reminders.outbox"
 
 
 def test_the_record_of_an_attempt_has_one_path_on_every_database():

@@ -197,7 +197,7 @@ def test_the_alerts_of_a_flag_on_a_paused_plan_still_go_out(plan, team, mailoutb
     assert {m.to for m in sms_outbox} == {str(team.provider.mobile), str(team.on_call.mobile)}
 
 
-def test_a_backup_alert_queued_when_the_flag_is_acknowledged_is_skipped_not_sent(
+def test_a_backup_alert_queued_when_the_flag_is_acknowledged_is_cancelled_not_sent(
     plan, team, mailoutbox, sms_outbox
 ):
     flag = raise_urgent_flag(plan, now=NOW)
@@ -208,20 +208,22 @@ def test_a_backup_alert_queued_when_the_flag_is_acknowledged_is_skipped_not_sent
     )
     claimed = dispatch.claim_due(now=due)
     assert backup <= set(claimed)  # in the broker when the clinician acknowledges
+    rows = list(Reminder.objects.filter(pk__in=backup))
 
     safety.flag_acknowledge(flag=flag, user=team.provider.user, note=NOTE, now=due)
-    rows = list(Reminder.objects.filter(pk__in=backup))
-    # Too late to cancel: the send-time check is what stops it.
-    assert {r.status for r in rows} == {"queued"}
+    # A cancel wins over a row in flight (backend.reminders.outbox).
+    assert set(Reminder.objects.filter(pk__in=backup).values_list("status", "status_reason")) == {
+        ("cancelled", "flag acknowledged")
+    }
+    delivery.deliver_many(sorted(backup), now=due)
+    assert set(Reminder.objects.filter(pk__in=backup).values_list("status", "status_reason")) == {
+        ("cancelled", "flag acknowledged")
+    }
+    assert mailoutbox == [] and sms_outbox == []
+    # Had the worker read the row before the cancel, the send-time check stops it all the same.
     assert {eligibility.check(r, now=due) for r in rows} == {
         eligibility.Verdict("skip", "flag acknowledged")
     }
-
-    delivery.deliver_many(sorted(backup), now=due)
-    assert set(Reminder.objects.filter(pk__in=backup).values_list("status", "status_reason")) == {
-        ("skipped", "flag acknowledged")
-    }
-    assert mailoutbox == [] and sms_outbox == []
 
 
 @pytest.mark.parametrize("change", ["pause", "cancel"])
