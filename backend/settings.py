@@ -119,6 +119,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Prepared statements: psycopg prepares a query once a connection has run it
+    # DB_PREPARE_THRESHOLD times, and PostgreSQL then skips parsing and planning it (they need
+    # server-side binding). A transaction-mode PgBouncer older than 1.21, or without
+    # max_prepared_statements, cannot carry them: set DB_PREPARE_THRESHOLD to an empty value there.
+    if prepare_threshold := env.str("DB_PREPARE_THRESHOLD", default="5"):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": int(prepare_threshold)}
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -168,8 +176,9 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
 # Leases of the reminder outbox (backend/reminders/outbox.py), timed by the database's clock. The
 # send lease must exceed the Celery task time limit (60 s). The dispatch lease bounds how long a
-# broker message lost with Redis delays its row; a row claimed again is still sent once.
-REMINDER_DISPATCH_LEASE_S = env.int("REMINDER_DISPATCH_LEASE_S", default=90)
+# broker message lost with Redis delays its row (the recovery goal is 60 s); a row claimed again is
+# still sent once.
+REMINDER_DISPATCH_LEASE_S = env.int("REMINDER_DISPATCH_LEASE_S", default=45)
 REMINDER_SEND_LEASE_S = env.int("REMINDER_SEND_LEASE_S", default=90)
 
 # --- Messages --------------------------------------------------------------------------------
@@ -286,8 +295,9 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 
-# Local memory per process: the API's plan-detail cache (keyed on plan revision) lives here, so
-# cached patient data never leaves the process.
+# Local memory per process: the API's cache of rendered plan-detail bodies lives here (keyed on
+# what the database says at each read, see api/views/plans.py), so cached patient data never
+# leaves the process.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Rate-limit counters: shared by every web process when THROTTLE_CACHE_URL points at Redis

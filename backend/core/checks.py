@@ -52,12 +52,14 @@ def guard_production_settings(
 
 def check_outbox_leases(app_configs=None, **kwargs):
     """aftercare.E001: a send lease shorter than the task time limit lets a second worker take a
-    row the first is still sending; aftercare.W001: a dispatch lease shorter than the send lease
-    makes rows due again while their message still waits in the broker."""
+    row the first is still sending; aftercare.W001: a dispatch lease shorter than the dispatcher's
+    interval makes rows that wait in a busy send queue due again at every tick, multiplying
+    broker messages (never sends: a worker takes a row under its own lease token)."""
     from django.conf import settings
     from django.core.checks import Error, Warning
 
     from backend.celery import TASK_TIME_LIMIT_S
+    from backend.reminders.tasks import DISPATCH_INTERVAL_S
 
     problems = []
     if settings.REMINDER_SEND_LEASE_S <= TASK_TIME_LIMIT_S and not settings.DEBUG:
@@ -69,11 +71,12 @@ def check_outbox_leases(app_configs=None, **kwargs):
                 id="aftercare.E001",
             )
         )
-    if settings.REMINDER_DISPATCH_LEASE_S < settings.REMINDER_SEND_LEASE_S:
+    if settings.REMINDER_DISPATCH_LEASE_S < DISPATCH_INTERVAL_S:
         problems.append(
             Warning(
-                "REMINDER_DISPATCH_LEASE_S is shorter than REMINDER_SEND_LEASE_S.",
-                hint="Queued rows would be released before a worker could finish them.",
+                f"REMINDER_DISPATCH_LEASE_S is shorter than the dispatcher's interval "
+                f"({DISPATCH_INTERVAL_S} s).",
+                hint="Rows waiting in the send queue would be queued again at every tick.",
                 id="aftercare.W001",
             )
         )

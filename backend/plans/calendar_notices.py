@@ -24,14 +24,9 @@ from django.db.models import F
 
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders.models import Reminder
+from scheduler.model import SESSION_KINDS
 from scheduler.priorities import MESSAGE_PRIORITY
 
-SESSION_KINDS = {
-    PlanItem.Kind.DOSING,
-    PlanItem.Kind.INTEGRATION,
-    PlanItem.Kind.PREPARATION,
-    PlanItem.Kind.BOOSTER,
-}
 NOTICE_KINDS = ("session_changed", "session_cancelled")
 NOTICE_PRIORITY = MESSAGE_PRIORITY["session_changed"]  # one order for all (scheduler.priorities)
 NOTICE_DELAY = dt.timedelta(minutes=2)

@@ -25,18 +25,14 @@ from backend.core.timefmt import local_label
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
 from backend.plans import engine, selectors
-from backend.plans.calendar_notices import (
-    NOTICE_KINDS,
-    SESSION_KINDS,
-    STAFF_RULE,
-    add_calendar_notices,
-)
+from backend.plans.calendar_notices import NOTICE_KINDS, STAFF_RULE, add_calendar_notices
 from backend.plans.missed import follow_up_missed
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.plans.sync import SyncResult, apply_engine_plan
 from backend.protocols.models import Protocol
 from backend.reminders import outbox
 from backend.reminders.models import Reminder
+from scheduler.model import SESSION_KINDS
 
 # Engine field names -> the input field a form or serializer shows the error on.
 _FIELD_MAP = {

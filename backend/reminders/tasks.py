@@ -27,6 +27,7 @@ from backend.reminders.outbox import Outcome
 log = logging.getLogger(__name__)
 
 SEND_CHUNK = 25  # reminders per send task: batching is what keeps up with raw Celery throughput
+DISPATCH_INTERVAL_S = 30  # beat's schedule (core/migrations/0002_periodic_tasks.py)
 TICK_BUDGET_S = 20  # a tick stops claiming after this long, well inside the 30 s interval
 TICK_MAX_ROWS = 20_000  # and after this many rows, so a backlog drains over several ticks
 FOLLOW_POLL_S = 1.0
