@@ -10,7 +10,7 @@ attachment.
 A notice is due NOTICE_DELAY after the change; a further change of the same plan before it goes
 merges into it (its due time moves again, never beyond NOTICE_MAX_WAIT after the first change).
 What it lists is decided when it is sent: every session whose `calendar_sequence` is above the
-`notified_sequence` the patient was last told (reminders.messages.notice_sessions), so a session
+`notified_sequence` the patient was last told (reminders.compose.notice_sessions), so a session
 moved twice in a minute is listed once, at its latest time. It goes through the same dispatcher
 and send-time checks as everything else; pausing the plan does not withdraw it.
 """

@@ -48,9 +48,9 @@ class ReminderAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description="Text (as it would be sent now)")
     def text(self, reminder):
-        from backend.reminders.preview import reminder_text
+        from backend.reminders.compose import preview_text
 
-        return reminder_text(reminder)
+        return preview_text(reminder)
 
     def has_add_permission(self, request):
         return False

@@ -22,13 +22,13 @@ from django.utils import timezone
 
 from backend.celery import MAX_CELERY_RETRY_DELAY_S
 from backend.plans.models import PlanItem
-from backend.reminders import eligibility, messages, outbox
+from backend.reminders import compose, eligibility, outbox
 from backend.reminders.channels import DeliveryError
 from backend.reminders.channels.email import batch_connection, send_email
 from backend.reminders.channels.sms import get_sms_backend
-from backend.reminders.content import ContentError
 from backend.reminders.models import Reminder
 from backend.reminders.outbox import Outcome, Result
+from backend.reminders.wording import ContentError
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,12 @@ def backoff_seconds(attempt: int) -> int:
 
 def _build(reminder: Reminder, *, now: dt.datetime):
     """Render the message and return (backend name, the call that hands it to the provider)."""
-    rendered = messages.render(reminder, channel=reminder.channel)
+    rendered = compose.render(reminder, channel=reminder.channel)
     if reminder.channel == Reminder.Channel.SMS:
         backend = get_sms_backend()
-        sms = messages.build_sms(reminder, rendered)
+        sms = compose.build_sms(reminder, rendered)
         return backend.__class__.__name__, lambda: backend.send(sms)
-    email = messages.build_email(reminder, rendered, now=now)
+    email = compose.build_email(reminder, rendered, now=now)
     return "email", lambda: send_email(email)
 
 

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from backend.reminders.content import ContentError
+from backend.reminders.wording import ContentError
 from scheduler import PlanningError, patient_title
 from scheduler import Protocol as EngineProtocol
 

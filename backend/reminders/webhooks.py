@@ -27,8 +27,8 @@ from backend.clinics.models import Clinic
 from backend.patients.models import Patient
 from backend.plans import readiness
 from backend.reminders import consent, outbox
+from backend.reminders.compose import sender_names
 from backend.reminders.links import absolute
-from backend.reminders.messages import sender_names
 from backend.reminders.models import Reminder
 from backend.reminders.sms_text import to_gsm_friendly
 from backend.safety import crisis

@@ -13,7 +13,7 @@ from backend.plans import services
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem
 from backend.protocols.models import Protocol
-from backend.reminders import delivery, dispatch, eligibility, messages
+from backend.reminders import compose, delivery, dispatch, eligibility
 from backend.reminders.models import Reminder
 from backend.safety import services as safety
 from backend.safety.models import Flag
@@ -103,10 +103,10 @@ def test_a_later_re_plan_never_withdraws_the_patients_message_a_pause_does(plan)
 def test_the_message_after_a_re_planned_miss_names_when_the_session_was_due(plan, mailoutbox):
     dose = plan.items.get(key="dosing-1")
     zone = plan.patient.time_zone
-    missed_when = messages._when(dose.start, zone)[0]
+    missed_when = compose._when(dose.start, zone)[0]
     _, now = _mark(dose, replan=True)
     dose.refresh_from_db()
-    moved_when = messages._when(dose.start, zone)[0]
+    moved_when = compose._when(dose.start, zone)[0]
     assert moved_when != missed_when
 
     delivery.deliver_many(dispatch.claim_due(now=now), now=now)

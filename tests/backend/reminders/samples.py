@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from backend.clinics.models import Clinic
 from backend.reminders import links
-from backend.reminders.content import MESSAGE_KINDS, SAFETY_KINDS, ContentError
+from backend.reminders.wording import MESSAGE_KINDS, SAFETY_KINDS, ContentError
 from scheduler.privacy import private_words_in
 
 # A symptom, not a diagnosis: the day-after advice must say "chest pain" (call 911). The shared

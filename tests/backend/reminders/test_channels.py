@@ -19,7 +19,7 @@ from icalendar import Calendar
 from backend.clinics.models import Clinic, Provider
 from backend.patients.models import Patient
 from backend.plans.models import PlanItem
-from backend.reminders import delivery, messages
+from backend.reminders import compose, delivery
 from backend.reminders.channels import DeliveryError, OutgoingEmail, OutgoingSms
 from backend.reminders.channels.email import send_email
 from backend.reminders.channels.sms import TwilioBackend, get_sms_backend
@@ -89,9 +89,9 @@ def _content(part) -> str:
 
 def test_session_reminder_email_arrives_whole_over_smtp(smtp, plan):
     reminder = pending(plan, channel="email", kind="preparation_48h", item_kind="dosing")
-    rendered = messages.render(reminder)
+    rendered = compose.render(reminder)
 
-    message_id = send_email(messages.build_email(reminder, rendered, now=NOW))
+    message_id = send_email(compose.build_email(reminder, rendered, now=NOW))
 
     assert len(smtp.received) == 1
     got = smtp.received[0]
@@ -134,7 +134,7 @@ def test_non_session_reminder_has_headers_but_no_invitation(smtp, plan):
     reminder = pending(plan, channel="email", kind="assessment_prompt")
     assert reminder.item.kind == PlanItem.Kind.ASSESSMENT
 
-    send_email(messages.build_email(reminder, messages.render(reminder), now=NOW))
+    send_email(compose.build_email(reminder, compose.render(reminder), now=NOW))
 
     msg = smtp.received[0].message
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -244,7 +244,7 @@ def _sms(to: str = PATIENT_MOBILE) -> OutgoingSms:
 
 def test_twilio_backend_sends_through_the_sdk_to_the_messages_resource(twilio, plan):
     reminder = pending(plan, channel="sms")
-    outgoing = messages.build_sms(reminder, messages.render(reminder))
+    outgoing = compose.build_sms(reminder, compose.render(reminder))
 
     backend = get_sms_backend()
     assert isinstance(backend, TwilioBackend)
@@ -269,7 +269,7 @@ def test_a_clinic_with_its_own_number_texts_from_it_so_replies_reach_it(twilio, 
     plan.clinic.save(update_fields=["sms_from_number"])
     reminder = pending(plan, channel="sms")
 
-    TwilioBackend().send(messages.build_sms(reminder, messages.render(reminder)))
+    TwilioBackend().send(compose.build_sms(reminder, compose.render(reminder)))
 
     assert twilio.requests[0].form["From"] == "+13125550111"
 
@@ -398,7 +398,7 @@ def test_other_phone_fields_are_validated_too(model, field):
 
 def test_patient_number_in_outgoing_sms_is_e164(plan):
     reminder = pending(plan, channel="sms")
-    assert messages.build_sms(reminder, messages.render(reminder)).to == PATIENT_MOBILE
+    assert compose.build_sms(reminder, compose.render(reminder)).to == PATIENT_MOBILE
     assert Patient.objects.get(pk=plan.patient_id).mobile.as_e164 == PATIENT_MOBILE
 
 

@@ -14,7 +14,14 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils.html import escape
 
-from backend.reminders.content import (
+from backend.reminders.sms_text import (
+    GSM7_BASIC,
+    GSM7_EXTENDED,
+    is_gsm7,
+    sms_segments,
+    to_gsm_friendly,
+)
+from backend.reminders.wording import (
     CHANNEL_FILES,
     EMAIL_ONLY_KINDS,
     LANGUAGES,
@@ -26,13 +33,6 @@ from backend.reminders.content import (
     ContentError,
     RenderedMessage,
     render_message,
-)
-from backend.reminders.sms_text import (
-    GSM7_BASIC,
-    GSM7_EXTENDED,
-    is_gsm7,
-    sms_segments,
-    to_gsm_friendly,
 )
 from scheduler.privacy import PRIVATE_WORDS
 from tests.backend.reminders.samples import private, sample_context

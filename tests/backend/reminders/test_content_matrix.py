@@ -18,7 +18,9 @@ from icalendar import Calendar
 from backend.clinics.models import SMS_SENDER_MAX_LENGTH, Clinic
 from backend.plans.models import PlanItem
 from backend.reminders import links, protocol_text
-from backend.reminders.content import (
+from backend.reminders.ics import session_invitations
+from backend.reminders.sms_text import is_gsm7, sms_segments, to_gsm_friendly
+from backend.reminders.wording import (
     EMAIL_ONLY_KINDS,
     LANGUAGES,
     MESSAGE_KINDS,
@@ -28,8 +30,6 @@ from backend.reminders.content import (
     SMS_SEGMENT_BUDGET,
     render_message,
 )
-from backend.reminders.ics import session_invitations
-from backend.reminders.sms_text import is_gsm7, sms_segments, to_gsm_friendly
 from scheduler import load_library, patient_title
 from tests.backend.reminders.samples import (
     LONG_HOST,

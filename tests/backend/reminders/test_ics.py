@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from backend.plans import services
 from backend.plans.models import PlanItem
-from backend.reminders import messages
+from backend.reminders import compose
 from backend.reminders.ics import item_uid, session_invitation
 from tests.factories import (
     SHARED_CLINIC_EMAIL as CLINIC_EMAIL,
@@ -97,7 +97,7 @@ def test_the_reminder_email_carries_the_updated_invitation(plan, dosing):
     reminder = dosing.reminders.filter(channel="email", audience="patient", status="scheduled")
     reminder = reminder.exclude(rule="staff change")  # a planned reminder, not the change notice
     reminder = reminder.select_related("item", "plan__patient", "plan__clinic").first()
-    email = messages.build_email(reminder, messages.render(reminder), now=now)
+    email = compose.build_email(reminder, compose.render(reminder), now=now)
 
     ((filename, raw, mimetype),) = email.attachments
     assert filename.endswith(".ics")

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.reminders import messages
+from backend.reminders import compose
 
 
 @pytest.fixture()
@@ -21,9 +21,9 @@ def test_a_spanish_speaking_patient_reads_dates_in_spanish(reminder):
     patient = reminder.plan.patient
     patient.language = "es"
     patient.save()
-    rendered = messages.render(reminder, channel="email")
+    rendered = compose.render(reminder, channel="email")
     assert rendered.language == "es"
-    context = messages.build_context(reminder)
+    context = compose.build_context(reminder)
     assert " de " in context["item_when"], context["item_when"]
     assert context["item_when"] in rendered.text
 
@@ -34,18 +34,18 @@ def test_dates_are_on_the_patients_clock(reminder):
     patient.time_zone = "America/Los_Angeles"
     patient.save()
     local = reminder.item.start.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
-    assert messages.build_context(reminder)["item_time"] == local.strftime("%-I:%M %p")
+    assert compose.build_context(reminder)["item_time"] == local.strftime("%-I:%M %p")
 
 
 @pytest.mark.django_db
 def test_the_treatment_is_named_only_when_the_clinic_allows_it(reminder):
     clinic = reminder.plan.clinic
-    assert messages.build_context(reminder)["names_treatment"] is False
+    assert compose.build_context(reminder)["names_treatment"] is False
     clinic.name_treatment_in_messages = True
     clinic.save()
-    context = messages.build_context(reminder)
+    context = compose.build_context(reminder)
     assert context["names_treatment"] is True and context["treatment_name"] == "ketamine"
-    rendered = messages.render(reminder, channel="email")
+    rendered = compose.render(reminder, channel="email")
     assert "ketamine" not in rendered.subject.lower()  # never in a subject
 
 
@@ -57,12 +57,12 @@ def test_provider_messages_carry_no_patient_link(make_plan):
     kinds = {r.message_kind for r in for_providers}
     assert {"provider_task_due", "provider_checkins_tomorrow"} <= kinds
     for reminder in for_providers:
-        rendered = messages.render(reminder)
+        rendered = compose.render(reminder)
         for part in (rendered.subject, rendered.text, rendered.html, rendered.sms):
             assert "/unsubscribe/" not in part and "/p/" not in part, (reminder.key, part)
         assert "ask your clinic's coordinator" in rendered.text
     patient_email = plan.reminders.filter(audience="patient", channel="email").first()
-    assert "/unsubscribe/" in messages.render(patient_email).text
+    assert "/unsubscribe/" in compose.render(patient_email).text
 
 
 @pytest.mark.django_db
@@ -74,15 +74,15 @@ def test_patients_read_neutral_titles_and_staff_keep_theirs(make_plan):
     plan = make_plan()
     reminder = plan.reminders.get(key="dosing-1:prep_48h:email")
     assert reminder.item.title.startswith("Dosing session")
-    rendered = messages.render(reminder, channel="email")
-    assert messages.build_context(reminder)["item_title"] == "Session 1"
+    rendered = compose.render(reminder, channel="email")
+    assert compose.build_context(reminder)["item_title"] == "Session 1"
     for part in (rendered.subject, rendered.text, rendered.html):
         assert "Dosing" not in part and "PHQ" not in part
-    email = messages.build_email(reminder, rendered, now=NOW)
+    email = compose.build_email(reminder, rendered, now=NOW)
     (event,) = Calendar.from_ical(email.attachments[0][1]).walk("VEVENT")
     assert str(event["SUMMARY"]) == f"Session 1 · {plan.clinic.sender_name}"
     task = plan.reminders.filter(message_kind="provider_task_due").first()
-    assert messages.build_context(task)["task_title"] == task.item.title
+    assert compose.build_context(task)["task_title"] == task.item.title
 
 
 @pytest.mark.django_db
@@ -91,9 +91,9 @@ def test_spanish_emails_name_the_treatment_in_spanish(reminder):
     reminder.plan.patient.save()
     reminder.plan.clinic.name_treatment_in_messages = True
     reminder.plan.clinic.save()
-    context = messages.build_context(reminder)
+    context = compose.build_context(reminder)
     assert context["treatment_name"] == "ketamina" and context["item_title"] == "Sesión 1"
-    text = messages.render(reminder, channel="email").text
+    text = compose.render(reminder, channel="email").text
     assert "ketamina" in text and "ketamine" not in text
 
 
@@ -102,7 +102,7 @@ def test_preparation_gives_the_protocols_fasting_numbers(reminder):
     protocol = reminder.plan.protocol.engine_protocol()
     food, liquids = protocol.prep_value("food_hours"), protocol.prep_value("liquids_hours")
     assert food and liquids
-    text = messages.render(reminder, channel="email").text
+    text = compose.render(reminder, channel="email").text
     assert f"no food for {food} hours and no liquids for {liquids} hours" in text
     assert "as your care team advised" not in text
 
@@ -113,7 +113,7 @@ def test_texts_open_with_the_text_sender_name(make_plan):
     plan.clinic.sms_sender_name = "Harbor Light"
     plan.clinic.save()
     reminder = plan.reminders.filter(channel="sms", audience="patient").first()
-    assert messages.render(reminder, channel="sms").sms.startswith("Harbor Light: ")
+    assert compose.render(reminder, channel="sms").sms.startswith("Harbor Light: ")
 
 
 @pytest.mark.django_db
@@ -126,9 +126,9 @@ def test_a_clinic_name_that_names_the_drug_never_becomes_the_sender(make_plan):
     clinic.name, clinic.sender_name, clinic.sms_sender_name = "Mile High Ketamine Center", "", ""
     clinic.save()
     sms = plan.reminders.filter(channel="sms", audience="patient").first()
-    assert messages.render(sms, channel="sms").sms.startswith("Your care team: ")
+    assert compose.render(sms, channel="sms").sms.startswith("Your care team: ")
     email = plan.reminders.get(key="dosing-1:prep_48h:email")
-    outgoing = messages.build_email(email, messages.render(email, channel="email"), now=NOW)
+    outgoing = compose.build_email(email, compose.render(email, channel="email"), now=NOW)
     assert "Ketamine" not in outgoing.from_email and "Your care team" in outgoing.from_email
     assert "Ketamine" not in outgoing.text
 
@@ -139,10 +139,10 @@ def test_a_protocol_is_parsed_once_for_all_its_messages(make_plan):
 
     plan = make_plan()
     rows = list(plan.reminders.filter(audience="patient", channel="email")[:5])
-    messages.render(rows[0], channel="email")
+    compose.render(rows[0], channel="email")
     before = protocol_text._parsed.cache_info()
     for row in rows[1:]:
-        messages.render(row, channel="email")
+        compose.render(row, channel="email")
     after = protocol_text._parsed.cache_info()
     assert after.misses == before.misses and after.hits > before.hits
 
@@ -162,16 +162,16 @@ def test_a_same_evening_day_after_message_says_not_tonight_and_not_until_after_s
     )
     reminder = rows.order_by("send_at").first()
     assert reminder is not None and reminder.message_kind == "day_after"
-    context = messages.build_context(reminder, channel="email")
+    context = compose.build_context(reminder, channel="email")
     assert context["same_day"] is True
-    text = messages.render(reminder, channel="email").text
+    text = compose.render(reminder, channel="email").text
     assert "Do not drive tonight, and not until tomorrow after a restful sleep." in text
     assert "do not drive today" not in text
 
     # The same row sent the next day keeps "today" (it is then the day after).
     reminder.send_at = reminder.item.start + dt.timedelta(days=1)
-    assert messages.build_context(reminder, channel="email")["same_day"] is False
-    assert "do not drive today" in messages.render(reminder, channel="email").text
+    assert compose.build_context(reminder, channel="email")["same_day"] is False
+    assert "do not drive today" in compose.render(reminder, channel="email").text
 
 
 @pytest.mark.django_db
@@ -189,7 +189,7 @@ def test_the_same_evening_is_the_patients_evening(make_plan):
     # 23:30 in Los Angeles is already the next day in UTC: still the patient's same evening.
     reminder.send_at = session_day.replace(hour=23, minute=30)
     assert reminder.send_at.astimezone(dt.UTC).date() != session_day.date()
-    assert messages.build_context(reminder)["same_day"] is True
+    assert compose.build_context(reminder)["same_day"] is True
 
 
 @pytest.mark.django_db
@@ -202,11 +202,11 @@ def test_only_patients_who_get_texts_are_told_to_reply_yes(reminder, may_sms):
         message_kind="preparation_evening", channel="email"
     ).first()
     for row in (reminder, evening):
-        assert messages.build_context(row)["may_text"] is may_sms
-        rendered = messages.render(row, channel="email")
+        assert compose.build_context(row)["may_text"] is may_sms
+        rendered = compose.render(row, channel="email")
         for part in (rendered.text, rendered.html):
             assert ("reply YES" in part) is may_sms, (row.message_kind, part)
     patient.language = "es"
     patient.save()
-    rendered = messages.render(reminder, channel="email")
+    rendered = compose.render(reminder, channel="email")
     assert ("responder SÍ" in rendered.text) is may_sms

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from backend.patients import services as patient_services
-from backend.reminders import links, messages
+from backend.reminders import compose, links
 from backend.reminders.models import ShortLink
 from tests.backend.conftest import NOW
 
@@ -78,20 +78,20 @@ def test_only_links_of_this_site_are_shortened(plan):
 def test_a_rendered_text_carries_the_short_link_and_its_email_the_signed_one(plan):
     reminder = plan.reminders.filter(message_kind="assessment_prompt", channel="sms").first()
     assert reminder is not None
-    sms = messages.render(reminder, channel="sms").sms
-    again = messages.render(reminder, channel="sms").sms
+    sms = compose.render(reminder, channel="sms").sms
+    again = compose.render(reminder, channel="sms").sms
     assert sms == again  # a worker rendering it twice sends the same code
     assert "/l/" in sms and "/p/" not in sms
-    email = messages.render(reminder, channel="email")
+    email = compose.render(reminder, channel="email")
     assert "/p/" in email.text and "/l/" not in email.text
     assert ShortLink.objects.filter(patient=plan.patient).count() == 1
 
 
 def test_a_staff_preview_shows_a_short_link_that_opens_nothing(client, plan):
-    from backend.reminders.preview import reminder_text
+    from backend.reminders.compose import preview_text
 
     reminder = plan.reminders.filter(message_kind="assessment_prompt", channel="sms").first()
-    text = reminder_text(reminder)
+    text = preview_text(reminder)
     assert f"/l/{links.PREVIEW_CODE}" in text
     assert not ShortLink.objects.exists()
     assert client.get(f"/l/{links.PREVIEW_CODE}").status_code == 404

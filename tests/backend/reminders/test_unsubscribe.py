@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backend.patients.models import ConsentMethod, Patient
-from backend.reminders import links, messages
+from backend.reminders import compose, links
 from backend.reminders.models import Reminder
 from tests.factories import (
     SHARED_CLINIC_NAME as CLINIC_NAME,
@@ -43,7 +43,7 @@ def snapshot(plan) -> list[tuple]:
 def url_in_header(plan) -> str:
     """The unsubscribe URL exactly as a real reminder email carries it."""
     reminder = plan.reminders.filter(audience="patient", channel="email").first()
-    email = messages.build_email(reminder, messages.render(reminder), now=T0)
+    email = compose.build_email(reminder, compose.render(reminder), now=T0)
     return re.fullmatch(r"<(.+)>", email.headers["List-Unsubscribe"])[1]
 
 

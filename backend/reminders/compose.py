@@ -19,9 +19,14 @@ from backend.plans.missed import missed_start_of
 from backend.plans.models import PlanItem
 from backend.reminders import links, protocol_text
 from backend.reminders.channels import OutgoingEmail, OutgoingSms
-from backend.reminders.content import EMAIL_ONLY_KINDS, RenderedMessage, render_message
 from backend.reminders.ics import session_invitations
 from backend.reminders.models import Reminder
+from backend.reminders.wording import (
+    EMAIL_ONLY_KINDS,
+    ContentError,
+    RenderedMessage,
+    render_message,
+)
 from backend.safety import crisis
 from scheduler.model import SESSION_KINDS
 
@@ -373,3 +378,17 @@ def build_email(
         headers=headers,
         attachments=attachments,
     )
+
+
+def preview_text(reminder: Reminder) -> str:
+    """What a reminder will say, for staff screens; a failure shows as text, never as a 500.
+
+    The channel's own words: a text with a short link of the real length that opens nothing
+    (staff must not hold a link that acts as the patient), an email its subject."""
+    try:
+        rendered = render(
+            reminder, with_provider_items=False, channel=reminder.channel, preview=True
+        )
+    except (ContentError, KeyError, ValueError) as exc:
+        return f"(cannot render: {exc})"
+    return rendered.sms if reminder.channel == Reminder.Channel.SMS else rendered.subject
