@@ -928,7 +928,7 @@ def main() -> int:
     bench = Bench(opts, tmp, code_dir)
     started = time.monotonic()
     results: list[Result] = []
-    status = 0
+    status, keep = 0, False
     try:
         bench.setup()
         for name in names:
@@ -947,10 +947,10 @@ def main() -> int:
         status = 2
     except Exception as exc:
         log(f"bench error: {exc}")
-        status = 2
+        status, keep = 2, True  # the logs tell what went wrong
     finally:
         bench.teardown()
-        if opts.keep or status == 2:
+        if opts.keep or keep:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
