@@ -777,9 +777,12 @@ COLUMNS = [
 def report(results: list[Result], opts, leases) -> dict[str, object]:
     width = max(len(r.name) for r in results) + 2
     print()
-    print("scenario".ljust(width) + " ".join(c.rjust(10)[-14:] for c in COLUMNS))
+    widths = [max(10, len(c)) for c in COLUMNS]
+    print(
+        "scenario".ljust(width) + " ".join(c.rjust(w) for c, w in zip(COLUMNS, widths, strict=True))
+    )
     for r in results:
-        cells = [fmt(getattr(r, c)).rjust(10) for c in COLUMNS]
+        cells = [fmt(getattr(r, c)).rjust(w) for c, w in zip(COLUMNS, widths, strict=True)]
         flag = "  (timed out)" if r.timed_out else ""
         print(r.name.ljust(width) + " ".join(cells) + flag)
     print()
