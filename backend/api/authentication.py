@@ -1,4 +1,4 @@
-"""Token authentication that loads the user's role links with the token, in one query."""
+"""Token authentication that loads the staff role links with the token, in one query."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ from rest_framework import authentication, exceptions
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token check, with `user.coordinator`, `user.provider` and `user.patient` joined in.
+    """DRF's token check, with `user.coordinator` and `user.provider` joined in.
 
-    Every API request asks for the caller's role (core/scope.py's role_of), which reads these
-    one-to-one links. select_related fetches them with the token and caches the missing ones as
-    None too, so `hasattr(user, "coordinator")` is answered without a further query.
+    Every API request asks for the caller's role (core/scope.py's role_of), which reads the
+    one-to-one links. select_related fetches the two staff links with the token and caches a
+    missing one as None too, so `hasattr(user, "coordinator")` is answered without a further
+    query. The patient link is not joined: its row is wide, and only a patient's own requests
+    read it (one query, when role_of first asks for it), while every staff request would pay
+    for the join.
     """
 
     def authenticate_credentials(self, key):
         model = self.get_model()
         try:
-            token = model.objects.select_related(
-                "user__coordinator", "user__provider", "user__patient"
-            ).get(key=key)
+            token = model.objects.select_related("user__coordinator", "user__provider").get(key=key)
         except model.DoesNotExist:
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:

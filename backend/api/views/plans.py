@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from django.core.cache import cache
 from django.db.models import Prefetch
+from django.http import Http404, HttpResponse
 from django.middleware.http import ConditionalGetMiddleware
+from django.utils import timezone, translation
 from django.utils.decorators import decorator_from_middleware, method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from backend.api import fhir
@@ -39,9 +45,19 @@ PLAN_COLUMNS = (
     "protocol__version", "protocol__name",
     *(name for name in PlanSerializer.Meta.fields if name != "items"),
 )  # fmt: skip
+# What a plan's JSON body shows besides its own columns (which `updated_at` and `revision` stand
+# for): the ids and names of the rows it names. A cached body is keyed on all of them, read in the
+# one query that also applies the caller's scope, so renaming a patient, a provider or a protocol
+# gives a new key at once.
+PLAN_IDS = ("clinic_id", "patient_id", "provider_id", "protocol_id")
+BODY_VALIDATOR = (*PLAN_IDS, "revision", "updated_at", *(n for n in PLAN_COLUMNS if "__" in n))
+# Built once (resolving the related names is a good part of the query's cost); each read narrows a
+# copy to one plan and the caller's scope.
+VALIDATOR_ROWS = TreatmentPlan.objects.order_by().values_list(*BODY_VALIDATOR)
+BODY_SECONDS = 300
 # An ETag from the rendered body, and a 304 when If-None-Match names it: Django's conditional GET
-# middleware applied to one view. The body is serialized from the database on every request, so
-# its ETag changes with anything it shows (a renamed patient or provider included).
+# middleware applied to one view. It keeps an ETag the view has set (the cached JSON body's) and
+# computes one from the body otherwise (the browsable API, indented JSON).
 conditional_get = decorator_from_middleware(ConditionalGetMiddleware)
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -81,8 +97,19 @@ class PlanViewSet(
             qs = qs.prefetch_related(
                 Prefetch("reminders", queryset=Reminder.objects.order_by("send_at", "id"))
             )
-        return scope(qs.order_by("-created_at", "-id"), self.request.user, clinic="clinic",
-                     provider="provider")  # fmt: skip
+        return self._scoped(qs.order_by("-created_at", "-id"))
+
+    def _scoped(self, qs):
+        return scope(qs, self.request.user, clinic="clinic", provider="provider")
+
+    @staticmethod
+    def _plain_json(request) -> bool:
+        """Only DRF's JSON with no media type parameters is served from cached bytes: the
+        browsable API renders HTML around the data, and `indent=` changes the bytes."""
+        return (
+            type(request.accepted_renderer) is JSONRenderer
+            and request.accepted_media_type == JSONRenderer.media_type
+        )
 
     def filter_queryset(self, queryset):
         # Query-string filters shape lists; one plan is found by its id within scope alone.
@@ -98,10 +125,47 @@ class PlanViewSet(
     def retrieve(self, request, *args, **kwargs):
         """The plan with its items, with an ETag; 304 with no body when If-None-Match names it.
 
-        The scope and object checks run first, so an ETag never tells a caller more than the
-        plan itself would.
+        Plain JSON is served from a per-process cache (local memory: plan data never leaves the
+        process) of rendered bodies, keyed on what the database says now: one query, within the
+        caller's scope, reads the plan's revision and `updated_at` and every related id and name
+        the body shows (BODY_VALIDATOR). Every change of the plan or its items goes through
+        plans.services, which raises the revision, and any other save of the plan moves
+        `updated_at`; so a key found in the cache was computed from the same data as its body
+        (or older: a change committed between the key's query and a miss's read is in the body),
+        and a changed plan, item, patient, provider or protocol misses and is read afresh. The
+        scope and object checks come first, so neither a body nor an ETag reaches a caller who
+        may not read the plan (404). Other representations (the browsable API, `indent=`) are
+        serialized and rendered by DRF on every request.
         """
-        return super().retrieve(request, *args, **kwargs)
+        if not self._plain_json(request):
+            return super().retrieve(request, *args, **kwargs)
+        pk = kwargs[self.lookup_field]
+        found = list(self._scoped(VALIDATOR_ROWS.filter(pk=pk)))  # the primary key: 0 or 1 row
+        if not found:
+            raise Http404
+        validator = found[0]
+        ids = dict(zip(PLAN_IDS, validator, strict=False))  # the plan's own rows, for the check
+        self.check_object_permissions(request, TreatmentPlan(pk=int(pk), **ids))
+        # The body is the same for every caller who may read the plan; DRF renders datetimes in
+        # the current time zone and choice labels in the current language, so both are in the key.
+        digest = hashlib.blake2b(
+            repr((validator, timezone.get_current_timezone_name(), translation.get_language()))
+            .encode(), digest_size=16,
+        ).hexdigest()  # fmt: skip
+        key = f"api:plan-json:{pk}:{digest}"
+        body = cache.get(key)
+        if body is None:
+            plan = self.get_object()
+            content = request.accepted_renderer.render(
+                self.get_serializer(plan).data, request.accepted_media_type,
+                self.get_renderer_context(),
+            )  # fmt: skip
+            body = (content, f'"{hashlib.blake2b(content, digest_size=16).hexdigest()}"')
+            cache.set(key, body, BODY_SECONDS)
+        content, etag = body
+        response = HttpResponse(content, content_type=JSONRenderer.media_type)
+        response["ETag"] = etag
+        return response
 
     def get_serializer_class(self):
         return PlanDetailSerializer if self.action in self.WITH_REMINDERS else PlanSerializer

@@ -20,7 +20,8 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_throttles():
-    """Throttle counters and the plan cache start empty (the clock is the suite's, at NOW)."""
+    """Throttle counters and cached plan-detail bodies start empty (the clock is the suite's, at
+    NOW)."""
     for alias in ("default", "throttle"):
         caches[alias].clear()
     yield

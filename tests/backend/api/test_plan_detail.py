@@ -1,5 +1,6 @@
-"""Plan detail: a fresh body every read, ETags and 304s from that body, the browsable API, and a
-fixed query count."""
+"""Plan detail: the body as the database holds it at every read (a per-process cache of rendered
+bodies, keyed on what one scoped query reads at each request), ETags and 304s from that body, the
+browsable API, and a fixed query count."""
 
 from __future__ import annotations
 
@@ -133,14 +134,98 @@ def test_the_browsable_api_and_indented_json_still_render(coordinator_client, pl
     assert json.loads(indented.content) == json.loads(_fresh_json(plan))
 
 
-def test_a_read_with_a_token_runs_three_queries(users, plan, django_assert_num_queries):
-    """The token with the caller and their role links, the plan with its patient, provider and
-    protocol, and the plan's items."""
+def test_a_first_read_runs_four_queries_and_a_cached_read_two(
+    users, plan, django_assert_num_queries
+):
+    """The token with the caller and their role links, and the plan's validator (its revision,
+    `updated_at` and the names it shows, within the caller's scope); on a miss also the plan with
+    its patient, provider and protocol, and the plan's items."""
     client = APIClient()
     token = Token.objects.create(user=users["coordinator"])
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    with django_assert_num_queries(3):
-        assert client.get(_url(plan)).status_code == 200
+    with django_assert_num_queries(4):
+        first = client.get(_url(plan))
+    with django_assert_num_queries(2):
+        cached = client.get(_url(plan))
+    with django_assert_num_queries(2):
+        not_modified = client.get(_url(plan), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert first.status_code == cached.status_code == 200 and not_modified.status_code == 304
+    assert cached.content == first.content == _fresh_json(plan)
+
+
+def _item(response, key: str) -> dict:
+    return next(i for i in response.json()["items"] if i["key"] == key)
+
+
+def test_item_changes_through_the_services_show_at_once(coordinator_client, plan):
+    """Completing a session with notes, missing one, cancelling one (its calendar sequence rises)
+    and rescheduling one: each shows on the very next read, and retires the ETag before it."""
+    first, second, fourth = (plan.items.get(key=f"dosing-{n}") for n in (1, 2, 4))
+    last = plan.items.filter(status="scheduled").order_by("-start").first()
+    changes = [
+        ("dosing-1", lambda: services.item_mark_completed(
+            item=first, outcome_notes="Went well.", now=first.end)),
+        ("dosing-2", lambda: services.item_mark_missed(
+            item=second, outcome_notes="No-show.", now=second.end)),
+        (last.key, lambda: services.item_cancel(item=last, reason="Course shortened", now=NOW)),
+        ("dosing-4", lambda: services.item_reschedule(
+            item=fourth, new_start=fourth.start + dt.timedelta(hours=2), now=NOW)),
+    ]  # fmt: skip
+    for key, change in changes:
+        before = coordinator_client.get(_url(plan))
+        assert coordinator_client.get(_url(plan))["ETag"] == before["ETag"]  # cached
+        change()
+        after = coordinator_client.get(_url(plan), HTTP_IF_NONE_MATCH=before["ETag"])
+        assert after.status_code == 200, key
+        assert after.content == _fresh_json(plan) != before.content
+        assert _item(after, key) != _item(before, key)
+        assert after["ETag"] != before["ETag"]
+    assert _item(after, "dosing-1")["status"] == "completed"
+    assert _item(after, "dosing-1")["outcome_notes"] == "Went well."
+    assert _item(after, "dosing-2")["status"] == "missed"
+    cancelled = _item(after, last.key)
+    assert cancelled["status"] == "cancelled" and cancelled["calendar_sequence"] == 1
+
+
+def test_plan_changes_and_a_renamed_protocol_show_at_once(coordinator_client, plan):
+    before = coordinator_client.get(_url(plan))
+    services.plan_pause(plan=plan, now=NOW)
+    paused = coordinator_client.get(_url(plan), HTTP_IF_NONE_MATCH=before["ETag"])
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    assert paused.content == _fresh_json(plan)
+    protocol = plan.protocol
+    protocol.name = "Renamed protocol"
+    protocol.save(update_fields=["name"])
+    renamed = coordinator_client.get(_url(plan), HTTP_IF_NONE_MATCH=paused["ETag"])
+    assert renamed.status_code == 200
+    assert renamed.json()["protocol"]["name"] == "Renamed protocol"
+    assert renamed.content == _fresh_json(plan)
+
+
+def test_a_cached_body_never_reaches_a_caller_outside_the_plans_scope(client_as, users, plan):
+    """With the body cached and its ETag known, a coordinator of another clinic, a provider who
+    is not responsible for the plan and the plan's own patient get the same 404 or 403 as with
+    an empty cache: never the body, never a 304."""
+    cached = client_as("coordinator").get(_url(plan))
+    assert client_as("coordinator").get(_url(plan))["ETag"] == cached["ETag"]
+    for role, status in (("coordinator_other", 404), ("provider_other", 404), ("patient", 403)):
+        for headers in ({}, {"HTTP_IF_NONE_MATCH": cached["ETag"]}):
+            response = client_as(role).get(_url(plan), **headers)
+            assert response.status_code == status, (role, headers)
+            assert plan.patient.last_name.encode() not in response.content
+            assert "ETag" not in response
+    # The plan's own provider, in scope, shares the cached body.
+    own = client_as("provider").get(_url(plan), HTTP_IF_NONE_MATCH=cached["ETag"])
+    assert own.status_code == 304
+
+
+def test_a_plan_moved_to_another_provider_leaves_the_old_ones_scope_at_once(client_as, users, plan):
+    own = client_as("provider")
+    etag = own.get(_url(plan))["ETag"]
+    other = users["provider_other"].provider
+    TreatmentPlan.objects.filter(pk=plan.pk).update(provider=other)
+    assert own.get(_url(plan), HTTP_IF_NONE_MATCH=etag).status_code == 404
+    assert client_as("provider_other").get(_url(plan)).json()["provider"]["id"] == other.pk
 
 
 def test_the_schema_documents_etag_and_304(coordinator_client):
