@@ -119,11 +119,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    # Prepared statements: psycopg prepares a query once a connection has run it
-    # DB_PREPARE_THRESHOLD times, and PostgreSQL then skips parsing and planning it (they need
-    # server-side binding). A transaction-mode PgBouncer older than 1.21, or without
-    # max_prepared_statements, cannot carry them: set DB_PREPARE_THRESHOLD to an empty value there.
-    if prepare_threshold := env.str("DB_PREPARE_THRESHOLD", default="5"):
+    # Prepared statements, off unless DB_PREPARE_THRESHOLD is set: psycopg then prepares a query
+    # once a connection has run it that many times, and PostgreSQL skips parsing and planning it.
+    # They need server-side binding, which types parameters on the server (a bare `%s` in raw
+    # SQL may need a cast), and a transaction-mode PgBouncer of 1.21 or later with
+    # max_prepared_statements. Measured with bench/api_load.py before a deployment turns it on.
+    if prepare_threshold := env.str("DB_PREPARE_THRESHOLD", default=""):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "prepare_threshold": int(prepare_threshold)}
         )

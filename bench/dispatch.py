@@ -230,7 +230,7 @@ def fill_future(plan, item, total: int) -> None:
                 now() + (g %% 100000) * interval '1 minute' + interval '1 day',
                 now() + (g %% 100000) * interval '1 minute' + interval '2 days',
                 false, 0, 0, '', 'scheduled', '', 0, '', '', '', '', now(), now()
-            FROM generate_series(%s, %s) AS g
+            FROM generate_series(%s::integer, %s::integer) AS g
             """,
             [plan.id, item.id, plan.patient_id, have, total - 1],
         )
