@@ -1,4 +1,6 @@
-"""Translation between the Django models and the pure planning engine (scheduler/).
+"""Translation between the Django models and the pure planning engine (scheduler/), both ways:
+rows into the engine's inputs, and the engine's planned items and reminders into row values
+(which plans.sync writes).
 
 Everything here is a plain function of model instances: no queries beyond what the instances
 already hold (callers prefetch `clinic.closed_dates`), no writes.
@@ -103,3 +105,49 @@ def engine_plan_from_rows(
             for r in reminders
         ),
     )
+
+
+# --- engine -> rows -------------------------------------------------------------------------
+
+REMINDER_FIELDS = (
+    "audience",
+    "channel",
+    "message_kind",
+    "send_at",
+    "not_after",
+    "requires_attended",
+    "priority",
+    "repeat_index",
+    "rule",
+)
+ITEM_FIELDS = ("kind", "sequence", "title", "start", "end", "local_date", "local_time", "time_zone")
+
+
+def item_row_values(p: scheduler.PlannedItem) -> dict:
+    return {
+        "kind": p.kind,
+        "sequence": p.sequence,
+        "title": p.title,
+        "start": p.start,
+        "end": p.end,
+        "local_date": p.local_date,
+        "local_time": p.local_time,
+        "time_zone": p.time_zone,
+        "provider_role": p.provider_role or "",
+        "observation_minutes": p.observation_minutes,
+        "depends_on": p.depends_on or "",
+    }
+
+
+def reminder_row_values(r: scheduler.PlannedReminder) -> dict:
+    return {
+        "audience": r.audience,
+        "channel": r.channel,
+        "message_kind": r.message_kind,
+        "send_at": r.send_at,
+        "not_after": r.not_after,
+        "requires_attended": r.requires_attended,
+        "priority": r.priority,
+        "repeat_index": r.repeat_index,
+        "rule": r.rule,
+    }

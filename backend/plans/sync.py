@@ -16,23 +16,11 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 import scheduler
 from backend.core.timefmt import local_label
+from backend.plans import engine
 from backend.plans.calendar_notices import STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.reminders import outbox
 from backend.reminders.models import Reminder
-
-REMINDER_FIELDS = (
-    "audience",
-    "channel",
-    "message_kind",
-    "send_at",
-    "not_after",
-    "requires_attended",
-    "priority",
-    "repeat_index",
-    "rule",
-)
-ITEM_FIELDS = ("kind", "sequence", "title", "start", "end", "local_date", "local_time", "time_zone")
 
 
 @dataclass
@@ -76,29 +64,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _item_values(p: scheduler.PlannedItem) -> dict:
-    return {
-        "kind": p.kind,
-        "sequence": p.sequence,
-        "title": p.title,
-        "start": p.start,
-        "end": p.end,
-        "local_date": p.local_date,
-        "local_time": p.local_time,
-        "time_zone": p.time_zone,
-        "provider_role": p.provider_role or "",
-        "observation_minutes": p.observation_minutes,
-        "depends_on": p.depends_on or "",
-    }
-
-
 def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncResult) -> dict:
     rows = {row.key: row for row in plan.items.all()}
     new, changed = [], []
     for planned in engine_plan.items:
         row = rows.get(planned.key)
         if row is None:
-            row = PlanItem(plan=plan, key=planned.key, **_item_values(planned))
+            row = PlanItem(plan=plan, key=planned.key, **engine.item_row_values(planned))
             if planned.kind != PlanItem.Kind.TASK:
                 row.provider = plan.provider
             new.append(row)
@@ -106,7 +78,7 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
             continue
         if row.status != PlanItem.Status.SCHEDULED:
             continue
-        values = _item_values(planned)
+        values = engine.item_row_values(planned)
         if any(getattr(row, k) != v for k, v in values.items()):
             if row.start != planned.start:
                 result.items_moved.append(Moved(row.title, row.start, planned.start, row.key))
@@ -128,7 +100,7 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
             changed,
             PlanItem,
             [
-                *ITEM_FIELDS,
+                *engine.ITEM_FIELDS,
                 "provider_role",
                 "observation_minutes",
                 "depends_on",
@@ -138,20 +110,6 @@ def _sync_items(plan: TreatmentPlan, engine_plan: scheduler.Plan, result: SyncRe
         )
     result.items_created = len(new)
     return rows
-
-
-def _reminder_values(r: scheduler.PlannedReminder) -> dict:
-    return {
-        "audience": r.audience,
-        "channel": r.channel,
-        "message_kind": r.message_kind,
-        "send_at": r.send_at,
-        "not_after": r.not_after,
-        "requires_attended": r.requires_attended,
-        "priority": r.priority,
-        "repeat_index": r.repeat_index,
-        "rule": r.rule,
-    }
 
 
 def _sync_reminders(
@@ -178,7 +136,7 @@ def _sync_reminders(
     for planned in engine_plan.reminders:
         item = items.get(planned.item_key) if planned.item_key else None
         row = rows.get(base_key(planned.key))
-        values = _reminder_values(planned)
+        values = engine.reminder_row_values(planned)
         if row is None:
             recipient = (
                 {"patient": plan.patient}
@@ -207,7 +165,7 @@ def _sync_reminders(
             cancelled.append(row)  # a cancel wins, in flight too (backend.reminders.outbox)
             result.reminders_cancelled += 1
     bulk_create_with_history(new, Reminder)
-    outbox.reschedule_rows(moved, fields=REMINDER_FIELDS)
+    outbox.reschedule_rows(moved, fields=engine.REMINDER_FIELDS)
     outbox.cancel_rows(cancelled, reason=reason)
     result.reminders_created = len(new)
 
