@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from backend.core.views import health
+from backend.plans import dashboard_views
 from backend.plans import views as plan_views
 from backend.reminders import receipts, webhooks
 from backend.reminders import views as reminder_views
@@ -23,7 +24,12 @@ urlpatterns = [
     path("p/<str:token>/items/<int:item_id>/", plan_views.patient_item, name="patient-item"),
     path("p/<str:token>/preferences/", plan_views.patient_preferences, name="patient-preferences"),
     path("p/<str:token>/journal/", plan_views.patient_journal, name="patient-journal"),
-    path("provider/", plan_views.provider_dashboard, name="provider-dashboard"),
+    path("provider/", dashboard_views.provider_dashboard, name="provider-dashboard"),
+    # One module of routes per feature, so each is read (and scoped) in one place.
+    path("", include("backend.plans.provider_urls")),  # dashboard actions
+    path("", include("backend.clinics.feed_urls")),  # providers' calendar feeds
+    path("", include("backend.plans.request_urls")),  # patients' session requests
+    path("", include("backend.patients.login_urls")),  # patients' optional login
     path("provider/flags/<int:flag_id>/", safety_views.flag_detail, name="provider-flag"),
     path(
         "provider/patients/<int:patient_id>/", safety_views.patient_detail, name="provider-patient"

@@ -150,3 +150,62 @@ class SessionReadiness(models.Model):
     def holds_for(self, item: PlanItem) -> bool:
         """Confirmed, for the session at the time it now has."""
         return self.confirmed_at is not None and self.session_start == item.start
+
+
+class SessionRequest(models.Model):
+    """A patient's answer to an upcoming session: "I'll be there" or "please move it".
+
+    The patient writes it (by their signed link or a text reply); a coordinator answers a
+    reschedule request through the normal reschedule flow (``plans.services``), which closes it.
+    A request is a record of what the patient asked, never a change to the plan by itself: the
+    session only moves when a person moves it (backend.plans.session_requests).
+    """
+
+    class Kind(models.TextChoices):
+        CONFIRM = "confirm", "Confirmed attendance"
+        RESCHEDULE = "reschedule", "Asked to reschedule"
+
+    class Via(models.TextChoices):
+        LINK = "link", "the link"
+        SMS = "sms", "text"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for the clinic"
+        ANSWERED = "answered", "Answered"
+        WITHDRAWN = "withdrawn", "No longer needed"
+
+    item = models.ForeignKey(PlanItem, on_delete=models.CASCADE, related_name="requests")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    via = models.CharField(max_length=8, choices=Via.choices)
+    preferred_weekdays = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Days the patient prefers, Monday = 0 … Sunday = 6 (reschedule requests).",
+    )
+    note = models.TextField(blank=True, default="", help_text="The patient's own words.")
+    session_start = models.DateTimeField(help_text="The session's start the patient answered for.")
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    answer = models.CharField(max_length=200, blank=True, default="")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["status", "created_at"],
+                name="session_request_open_idx",
+                condition=models.Q(status="open"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.item}"

@@ -1,29 +1,25 @@
-"""Patient pages behind signed links, and the provider dashboard behind login."""
+"""Patient pages behind signed links (the provider dashboard is backend.plans.dashboard_views)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 import scheduler
-from backend.core.scope import Role, role_of
+from backend.core import page_language
 from backend.measures import views as measure_views
-from backend.measures.models import QuestionnaireResponse
 from backend.patients import services as patient_services
 from backend.patients.models import ConsentMethod, Patient
 from backend.plans import readiness, selectors
 from backend.plans.models import PlanItem
 from backend.reminders.links import LinkRefused, read_patient_token
 from backend.safety import crisis
-from backend.safety import selectors as safety_selectors
 
 
 def link_refused(request: HttpRequest, refused: LinkRefused) -> HttpResponse:
@@ -57,7 +53,9 @@ def patient_link(view):
             read_patient_token(token, current_generation=generation)
         except LinkRefused as refused:
             return link_refused(request, refused)
-        return view(request, found["patient"], token, *args, **kwargs)
+        patient = found["patient"]
+        with page_language.patient_page(request, patient.language):
+            return view(request, patient, token, *args, **kwargs)
 
     return wrapper
 
@@ -183,33 +181,6 @@ def _readiness_page(
 @patient_link
 def patient_journal(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
     return measure_views.journal(request, patient, token)
-
-
-@login_required
-@never_cache
-def provider_dashboard(request: HttpRequest) -> HttpResponse:
-    if role_of(request.user) is not Role.PROVIDER:  # deactivated providers have no role
-        raise PermissionDenied("Only active providers have a dashboard.")
-    provider = request.user.provider
-    now = timezone.now()
-    items = list(selectors.provider_upcoming_items(provider_id=provider.pk, now=now))
-    answers = readiness.readiness_by_item(items)
-    for item in items:
-        item.readiness_row = readiness.readiness_status(
-            item, answers.get(item.pk), now=now, zone=provider.clinic.time_zone
-        )
-    context = {
-        "provider": provider,
-        "items": items,
-        "flags": safety_selectors.flags_for(request.user).filter(acknowledged_at__isnull=True),
-        "inbox": safety_selectors.messages_for(request.user).filter(read_at__isnull=True)[:50],
-        "patients": safety_selectors.patients_for(request.user).order_by("last_name"),
-        "recent_answers": QuestionnaireResponse.objects.filter(
-            patient__in=safety_selectors.patients_for(request.user),
-            submitted_at__gte=timezone.now() - dt.timedelta(days=7),
-        ).select_related("patient")[:100],
-    }
-    return render(request, "pages/provider_dashboard.html", context)
 
 
 class PreferencesForm(forms.ModelForm):

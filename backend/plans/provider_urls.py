@@ -1,0 +1,3 @@
+"""URL routes: see backend/urls.py."""
+
+urlpatterns: list = []
