@@ -18,6 +18,7 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the patient pages' switch
     path("admin/", admin.site.urls),
     path("api/v1/", include("backend.api.urls")),
     path("p/<str:token>/", plan_views.patient_schedule, name="patient-schedule"),
@@ -53,3 +54,6 @@ urlpatterns = [
         name="email-tracking-webhook",
     ),
 ]
+
+# The 404 page in the language the visitor chose with the switch on a patient page.
+handler404 = "backend.core.page_language.page_not_found"

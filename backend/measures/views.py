@@ -1,6 +1,8 @@
 """The patient's pages for what they tell their care team, behind their signed link.
 
-An assessment shows its questionnaires, in the patient's language, with every answer required
+The pages are in the page's language (backend.core.page_language: the switch, else the
+patient's); their words are gettext's (locale/), the questionnaires' their instruments'.
+An assessment shows its questionnaires with every answer required
 and kept when something is missing. A check-in takes a note for the care team and stays a
 check-in. The journal is the patient's own; an entry reaches the care team only if they say so.
 Whatever the patient submits, an urgent answer or word shows the crisis lines on the same page.
@@ -11,73 +13,63 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from backend.measures import services
+import scheduler
+from backend.measures import scoring, services
 from backend.patients.models import Patient
 from backend.plans.models import PlanItem, TreatmentPlan
 from backend.safety import crisis
 from backend.safety.services import find_distress
 
-# The words of these pages, in the patient's language (the questionnaires bring their own).
-WORDS = {
-    "en": {
-        "send": "Send to my care team",
-        "missing": "Some answers are missing; they are marked below. Nothing has been sent yet.",
-        "thanks": "Thank you. Your answers are with your care team.",
-        "note_label": "Anything you would like your care team to know before your check-in?",
-        "note_thanks": "Thank you. Your note is with your care team. Your check-in is still on "
-        "the calendar.",
-        "journal_label": "Your journal entry",
-        "share": "Share this entry with my care team",
-        "journal_private": "Saved. Only you can see this entry.",
-        "journal_shared": "Saved and shared with your care team.",
-        "crisis_title": "If you are thinking about harming yourself, please reach out now",
-        "crisis_told": "We have told your care team, and someone will contact you. Do not wait "
-        "for them if you are in danger:",
-        "back": "Back to my schedule",
-        "difficulty": "Not scored",
-    },
-    "es": {
-        "send": "Enviar a mi equipo de atención",
-        "missing": "Faltan algunas respuestas; están marcadas abajo. Todavía no se ha enviado "
-        "nada.",
-        "thanks": "Gracias. Sus respuestas ya están con su equipo de atención.",
-        "note_label": "¿Hay algo que quiera que su equipo sepa antes de su cita de seguimiento?",
-        "note_thanks": "Gracias. Su nota ya está con su equipo de atención. Su cita de "
-        "seguimiento sigue en el calendario.",
-        "journal_label": "Su entrada del diario",
-        "share": "Compartir esta entrada con mi equipo de atención",
-        "journal_private": "Guardado. Solo usted puede ver esta entrada.",
-        "journal_shared": "Guardado y compartido con su equipo de atención.",
-        "crisis_title": "Si está pensando en hacerse daño, pida ayuda ahora",
-        "crisis_told": "Hemos avisado a su equipo de atención y alguien se comunicará con usted. "
-        "Si está en peligro, no espere:",
-        "back": "Volver a mi calendario",
-        "difficulty": "No se puntúa",
-    },
-}
-
-
-def _language(patient: Patient) -> str:
-    return patient.language if patient.language in WORDS else "en"
-
 
 def _context(patient: Patient, token: str, **extra) -> dict:
-    language = _language(patient)
+    """What every page here shows: the page's language is already active
+    (backend.core.page_language), so the crisis lines follow it, the switch included."""
     return {
         "patient": patient,
         "token": token,
-        "language": language,
-        "words": WORDS[language],
-        "crisis": crisis.for_clinic(patient.clinic.crisis_country, language),
+        "crisis": crisis.for_clinic(patient.clinic.crisis_country, translation.get_language()),
         **extra,
     }
 
 
+def patient_title(item: PlanItem) -> str:
+    """The neutral title patients see ("Session 3") in the page's language; else the item's."""
+    try:
+        return scheduler.patient_title(item.kind, item.key, translation.get_language())
+    except Exception:  # a title the engine cannot make is no reason to hide the page
+        return item.title
+
+
+def _answer_error(message: str) -> str:
+    """A question's error (backend.measures.scoring words it in English for the API), in the
+    page's language."""
+    known = {
+        scoring.MISSING_MESSAGE: gettext("Please answer this question."),
+        scoring.INVALID_MESSAGE: gettext("Choose one of the answers shown."),
+    }
+    return known.get(message, message)
+
+
+def _text_error(text: str, message: str) -> str:
+    """The note's or entry's error in the page's language: the service refuses an empty text
+    or one over its limit, and says which in English."""
+    given = (text or "").strip()
+    if not given:
+        return gettext("Please write something before sending.")
+    if len(given) > services.TEXT_LIMIT:
+        return gettext("Please keep it under %(limit)d characters (%(count)d now).") % {
+            "limit": services.TEXT_LIMIT,
+            "count": len(given),
+        }
+    return message
+
+
 def _require_active(item: PlanItem) -> None:
     if item.plan.status != TreatmentPlan.Status.ACTIVE:
-        raise PermissionDenied("This plan is not active; please contact your clinic.")
+        raise PermissionDenied(gettext("This plan is not active; please contact your clinic."))
 
 
 def item_page(request: HttpRequest, patient: Patient, token: str, item: PlanItem) -> HttpResponse:
@@ -87,11 +79,13 @@ def item_page(request: HttpRequest, patient: Patient, token: str, item: PlanItem
         return _check_in(request, patient, token, item)
     if request.method == "POST":
         raise PermissionDenied
-    return render(request, "pages/patient_item.html", _context(patient, token, item=item))
+    context = _context(patient, token, item=item, title=patient_title(item))
+    return render(request, "pages/patient_item.html", context)
 
 
 def _questionnaires(request, patient, token, item) -> HttpResponse:
-    language = _language(patient)
+    # The questionnaires come in the page's language (the switch's choice, else the patient's).
+    language = translation.get_language()
     instruments = services.instruments_for(item)
     given = {i.code: {} for i in instruments}
     errors: dict[str, str] = {}
@@ -119,7 +113,7 @@ def _questionnaires(request, patient, token, item) -> HttpResponse:
                     "question": q,
                     "field": f"{instrument.code}-q{q.number}",
                     "given": given[instrument.code].get(f"q{q.number}", ""),
-                    "error": errors.get(f"{instrument.code}-q{q.number}", ""),
+                    "error": _answer_error(errors.get(f"{instrument.code}-q{q.number}", "")),
                 }
                 for q in instrument.questions(language)
             ],
@@ -130,11 +124,15 @@ def _questionnaires(request, patient, token, item) -> HttpResponse:
         patient,
         token,
         item=item,
+        title=patient_title(item),
         forms=forms,
         errors=errors,
         submitted=bool(responses),
         urgent=urgent or any(r.urgent for r in responses),
-        other_errors=[v for k, v in errors.items() if "-q" not in k],
+        # The item's own refusals (closed, or asking no questionnaire) say the same to a patient.
+        other_errors=[gettext("This questionnaire takes no more answers.")]
+        if any("-q" not in k for k in errors)
+        else [],
     )
     return render(request, "pages/questionnaire.html", context, status=400 if errors else 200)
 
@@ -149,11 +147,12 @@ def _check_in(request, patient, token, item) -> HttpResponse:
                 patient=patient, item=item, text=text, now=timezone.now()
             )
         except ValidationError as problem:
-            error = " ".join(problem.message_dict.get("text", problem.messages))
+            error = _text_error(text, " ".join(problem.message_dict.get("text", problem.messages)))
     context = _context(
         patient,
         token,
         item=item,
+        title=patient_title(item),
         text=text,
         error=error,
         sent=message is not None,
@@ -176,7 +175,7 @@ def journal(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
                 patient=patient, text=text, shared=shared, now=timezone.now(), item=item
             )
         except ValidationError as problem:
-            error = " ".join(problem.message_dict.get("text", problem.messages))
+            error = _text_error(text, " ".join(problem.message_dict.get("text", problem.messages)))
     context = _context(
         patient,
         token,

@@ -8,10 +8,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 
-import scheduler
 from backend.core import page_language
 from backend.measures import views as measure_views
 from backend.patients import services as patient_services
@@ -24,13 +24,14 @@ from backend.safety import crisis
 
 def link_refused(request: HttpRequest, refused: LinkRefused) -> HttpResponse:
     """An expired or revoked link names the clinic to ask for a new one; a forged one, nothing."""
-    clinic = None
+    found = None
     if refused.patient_id is not None:
         found = Patient.objects.select_related("clinic").filter(pk=refused.patient_id).first()
-        clinic = found.clinic if found else None
     status = 404 if refused.reason == "invalid" else 410
-    context = {"reason": refused.reason, "clinic": clinic}
-    return render(request, "pages/link_refused.html", context, status=status)
+    context = {"reason": refused.reason, "clinic": found.clinic if found else None}
+    # In the patient's language when the link still names them (a forged one names nobody).
+    with page_language.patient_page(request, found.language if found else None):
+        return render(request, "pages/link_refused.html", context, status=status)
 
 
 def patient_link(view):
@@ -62,12 +63,15 @@ def patient_link(view):
 
 @patient_link
 def patient_schedule(request: HttpRequest, patient: Patient, token: str) -> HttpResponse:
-    items = selectors.patient_upcoming_items(patient_id=patient.pk, now=timezone.now())
+    items = list(selectors.patient_upcoming_items(patient_id=patient.pk, now=timezone.now()))
+    for item in items:
+        item.patient_title = measure_views.patient_title(item)
+        item.status_label = STATUS_LABELS.get(item.status, item.get_status_display())
     context = {
         "patient": patient,
         "items": items,
         "token": token,
-        "crisis": crisis.for_clinic(patient.clinic.crisis_country, patient.language),
+        "crisis": crisis.for_clinic(patient.clinic.crisis_country, translation.get_language()),
     }
     return render(request, "pages/patient_schedule.html", context)
 
@@ -86,42 +90,20 @@ def patient_item(request: HttpRequest, patient: Patient, token: str, item_id: in
     return measure_views.item_page(request, patient, token, item)
 
 
-# The words of the readiness form, in the patient's language (the statements are in readiness.py).
-READINESS_WORDS = {
-    "en": {
-        "legend": "Before your session, please confirm each statement",
-        "note_label": "Anything we should know? (optional)",
-        "submit": "Confirm I am ready",
-        "confirmed": "Thank you: you are confirmed for this session.",
-        "not_confirmed": "Not confirmed yet. Your care team has your answers and will contact "
-        "you. You did not tick:",
-        "note_sent": "Your care team has your note.",
-        "change": "If something changes, tick the statements again or call your clinic.",
-        "too_early": "From 3 days before this session you can confirm here that you are ready.",
-    },
-    "es": {
-        "legend": "Antes de su sesión, confirme cada afirmación",
-        "note_label": "¿Hay algo que debamos saber? (opcional)",
-        "submit": "Confirmo que estoy listo(a)",
-        "confirmed": "Gracias: su asistencia a esta sesión está confirmada.",
-        "not_confirmed": "Todavía no está confirmada. Su equipo de atención tiene sus respuestas "
-        "y se comunicará con usted. No marcó:",
-        "note_sent": "Su equipo de atención tiene su nota.",
-        "change": "Si algo cambia, vuelva a marcar las afirmaciones o llame a su clínica.",
-        "too_early": "Desde 3 días antes de esta sesión podrá confirmar aquí que está listo(a).",
-    },
+# What patients read for an item's status (the model's labels are the staff's).
+STATUS_LABELS = {
+    PlanItem.Status.SCHEDULED: pgettext_lazy("plan item status", "Planned"),
+    PlanItem.Status.COMPLETED: pgettext_lazy("plan item status", "Done"),
+    PlanItem.Status.MISSED: pgettext_lazy("plan item status", "Missed"),
+    PlanItem.Status.CANCELLED: pgettext_lazy("plan item status", "Cancelled"),
 }
 
 
 def _patient_title(item: PlanItem, language: str) -> str:
-    """The neutral title patients see ("Session 3"), once the engine offers it; else the item's."""
-    title = getattr(scheduler, "patient_title", None)
-    if title is None:
-        return item.title
-    try:
-        return title(item.kind, item.key, language)
-    except Exception:  # a title the engine cannot make is no reason to hide the page
-        return item.title
+    """The neutral title patients see ("Session 3") in ``language`` (the session-request pages
+    use it; these pages call backend.measures.views.patient_title in the page's language)."""
+    with translation.override(language):
+        return measure_views.patient_title(item)
 
 
 def _readiness_page(
@@ -129,7 +111,7 @@ def _readiness_page(
 ) -> HttpResponse:
     """A dosing or booster session: its date, and from 72 h before it the four statements to
     confirm (backend.plans.readiness)."""
-    language = patient.language if patient.language in READINESS_WORDS else "en"
+    language = translation.get_language()  # the page's (backend.core.page_language)
     now = timezone.now()
     protocol = readiness.engine_protocol_of(item)
     current = readiness.readiness_by_item([item]).get(item.pk)
@@ -159,10 +141,8 @@ def _readiness_page(
     context = {
         "patient": patient,
         "token": token,
-        "language": language,
         "item": item,
-        "title": _patient_title(item, language),
-        "words": {**measure_views.WORDS[language], **READINESS_WORDS[language]},
+        "title": measure_views.patient_title(item),
         "crisis": crisis.for_clinic(patient.clinic.crisis_country, language),
         "statements": [{"field": f, "text": text, "checked": ticked[f]} for f, text in texts],
         "open": is_open,
@@ -191,12 +171,13 @@ class PreferencesForm(forms.ModelForm):
         fields = ["language", "prefers_email", "prefers_sms", "quiet_start", "quiet_end",
                   "email_consent", "sms_consent"]  # fmt: skip
         labels = {
-            "prefers_email": "Remind me by email",
-            "prefers_sms": "Remind me by text message",
-            "quiet_start": "No messages after",
-            "quiet_end": "No messages before",
-            "email_consent": "I agree to receive reminders by email",
-            "sms_consent": "I agree to receive reminders by text message",
+            "language": gettext_lazy("Language of messages and pages"),
+            "prefers_email": gettext_lazy("Remind me by email"),
+            "prefers_sms": gettext_lazy("Remind me by text message"),
+            "quiet_start": gettext_lazy("No messages after"),
+            "quiet_end": gettext_lazy("No messages before"),
+            "email_consent": gettext_lazy("I agree to receive reminders by email"),
+            "sms_consent": gettext_lazy("I agree to receive reminders by text message"),
         }
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -1,7 +1,8 @@
 """Short links from SMS texts, and email unsubscribe.
 
 Email unsubscribe: a GET shows a confirm page (link scanners never unsubscribe anyone);
-the POST, including RFC 8058 one-click from mail clients, records the opt-out."""
+the POST, including RFC 8058 one-click from mail clients, records the opt-out. Both pages are in
+the patient's language, or the one they chose with the switch (backend.core.page_language)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from backend.core import page_language
 from backend.patients.models import Patient
 from backend.plans.views import link_refused
 from backend.reminders import consent
@@ -24,15 +26,18 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         payload = read_token("unsubscribe", token, max_age=UNSUBSCRIBE_MAX_AGE)
     except LinkRefused:
-        return render(request, "pages/unsubscribe_invalid.html", status=400)
+        with page_language.patient_page(request, None):
+            return render(request, "pages/unsubscribe_invalid.html", status=400)
     patient = get_object_or_404(Patient, pk=payload["p"])
     channel = payload.get("c", "email")
-    if request.method == "POST":
-        consent.opt_out(patient=patient, channel=channel, method="email_link", now=timezone.now())
-        return render(request, "pages/unsubscribe_done.html", {"clinic": patient.clinic})
-    if request.method != "GET":
+    if request.method not in ("GET", "POST"):
         return HttpResponse(status=405)
-    return render(request, "pages/unsubscribe_confirm.html", {"clinic": patient.clinic})
+    with page_language.patient_page(request, patient.language):
+        if request.method == "POST":
+            now = timezone.now()
+            consent.opt_out(patient=patient, channel=channel, method="email_link", now=now)
+            return render(request, "pages/unsubscribe_done.html", {"clinic": patient.clinic})
+        return render(request, "pages/unsubscribe_confirm.html", {"clinic": patient.clinic})
 
 
 @never_cache
