@@ -273,6 +273,13 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
             ("/" + route.replace(f"<int:{parameter}>", str(side.objects[label].pk)), name, label)
             for name, side in sides.items()
         ]
+    if route == "i18n/setlang/":
+        # Django's set_language (the patient pages' language switch): a GET changes nothing and
+        # redirects, to a `next` on this site only.
+        return [
+            ("/i18n/setlang/?next=/p/forged-token/", None, None),
+            ("/i18n/setlang/?next=https://elsewhere.example/", None, None),
+        ]
     if "<slug:esp>" in route:
         return [("/" + route.replace("<slug:esp>", "postmark"), None, None)]
     if "<" in route or "(" in route:
