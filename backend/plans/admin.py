@@ -14,18 +14,20 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics.models import Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin
 from backend.core.scope import clinic_id_of
 from backend.core.timefmt import local_label
-from backend.plans import notes, readiness, services
+from backend.plans import notes, readiness, services, session_requests
 from backend.plans.engine import clinic_calendar
 from backend.plans.forms import MissedForm, NewPlanForm, RescheduleForm
-from backend.plans.models import PlanItem, TreatmentPlan
+from backend.plans.models import PlanItem, SessionRequest, TreatmentPlan
 from backend.plans.notes import NOTE_MAX_LENGTH
 from backend.plans.plan_page import (
     CHANNEL_LABELS,
@@ -277,7 +279,9 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         try:
             if "reschedule" in request.POST and reschedule.is_valid():
                 result = services.item_reschedule(
-                    item=item, new_start=reschedule.cleaned_data["new_start"]
+                    item=item,
+                    new_start=reschedule.cleaned_data["new_start"],
+                    answered_by=request.user,
                 )
                 self.message_user(request, f"Rescheduled: {result.summary}.", messages.SUCCESS)
                 return redirect("admin:plans_treatmentplan_change", plan.pk)
@@ -299,6 +303,8 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
                 return redirect("admin:plans_treatmentplan_change", plan.pk)
         except ValidationError as exc:
             reschedule.add_error(None, exc.messages)
+        if request.method == "GET":
+            self._show_open_request(request, item)
         context = {
             **self.admin_site.each_context(request),
             "title": f"{item.title} — {plan.patient}",
@@ -329,6 +335,20 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
             ),
         }
         return TemplateResponse(request, "admin/plans/treatmentplan/item.html", context)
+
+    def _show_open_request(self, request, item: PlanItem) -> None:
+        """The patient's open request to move this session, read where the coordinator moves it
+        (moving it answers the request: backend.plans.session_requests)."""
+        row = session_requests.open_requests_by_item([item.pk]).get(item.pk)
+        if row is None or row.kind != SessionRequest.Kind.RESCHEDULE:
+            return
+        days = ", ".join(str(WEEKDAYS[d]) for d in row.preferred_weekdays) or "no day given"
+        asked = local_label(row.created_at, item.plan.clinic.time_zone)
+        text = f"The patient asked to move this session ({asked}, by {row.get_via_display()}). "
+        text += f"Preferred days: {days}."
+        if row.note:
+            text += f" They wrote: {row.note}"
+        self.message_user(request, text, messages.INFO)
 
     def send_now_view(self, request, plan_id: int, reminder_id: int):
         from backend.reminders.services import reminder_send_now
@@ -396,3 +416,87 @@ class PlanItemAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class OpenFirstStatusFilter(admin.SimpleListFilter):
+    """Open requests unless another status is chosen: the list is the coordinator's to-do."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*SessionRequest.Status.choices, ("all", "All")]
+
+    def choices(self, changelist):
+        value = self.value() or SessionRequest.Status.OPEN
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or SessionRequest.Status.OPEN
+        return queryset if value == "all" else queryset.filter(status=value)
+
+
+@admin.register(SessionRequest)
+class SessionRequestAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
+    """Patients' confirmations and requests to move a session. Read-only (the patient's words are
+    kept as written); a request to move is answered by rescheduling the session on the plan's
+    item page (linked from each row), which closes it; "Mark answered" closes one without moving
+    it. Scoped like the plan items: by the item's plan's clinic, and for a provider their own
+    patients'."""
+
+    clinic_field = "item__plan__clinic"
+    provider_field = "item__plan__provider"
+    list_display = [
+        "patient",
+        "session",
+        "kind",
+        "preferred_days",
+        "note",
+        "created_at",
+        "status",
+        "reschedule_link",
+    ]
+    list_filter = [OpenFirstStatusFilter, "kind", "via"]
+    search_fields = ["item__plan__patient__first_name", "item__plan__patient__last_name"]
+    list_select_related = ["item__plan__patient", "item__plan__clinic"]
+    actions = ["mark_answered"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*(f.name for f in self.model._meta.fields), "preferred_days", "reschedule_link"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Patient", ordering="item__plan__patient__last_name")
+    def patient(self, row: SessionRequest):
+        return row.item.plan.patient
+
+    @admin.display(description="Session", ordering="session_start")
+    def session(self, row: SessionRequest):
+        return f"{row.item.title}, {local_label(row.session_start, row.item.plan.clinic.time_zone)}"
+
+    @admin.display(description="Preferred days")
+    def preferred_days(self, row: SessionRequest):
+        return ", ".join(str(WEEKDAYS[d]) for d in row.preferred_weekdays) or "—"
+
+    @admin.display(description="Answer")
+    def reschedule_link(self, row: SessionRequest):
+        url = reverse("admin:plans_treatmentplan_item", args=[row.item.plan_id, row.item_id])
+        label = "Reschedule" if row.kind == SessionRequest.Kind.RESCHEDULE else "Open session"
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.action(description="Mark answered (without moving the session)", permissions=["change"])
+    def mark_answered(self, request, queryset):
+        done = 0
+        for row in queryset.filter(status=SessionRequest.Status.OPEN):
+            session_requests.request_answer(request=row, by=request.user, now=timezone.now())
+            done += 1
+        self.message_user(request, f"{done} request(s) marked answered.", messages.SUCCESS)

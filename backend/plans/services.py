@@ -24,7 +24,7 @@ from backend.clinics.models import Provider
 from backend.core.timefmt import local_label
 from backend.patients import services as patient_services
 from backend.patients.models import Patient
-from backend.plans import engine, selectors
+from backend.plans import engine, selectors, session_requests
 from backend.plans.calendar_notices import NOTICE_KINDS, STAFF_RULE, add_calendar_notices
 from backend.plans.missed import follow_up_missed
 from backend.plans.models import PlanItem, TreatmentPlan
@@ -287,9 +287,15 @@ def _require_active(plan: TreatmentPlan, action: str) -> None:
 
 @transaction.atomic
 def item_reschedule(
-    *, item: PlanItem, new_start: dt.datetime, now: dt.datetime | None = None
+    *,
+    item: PlanItem,
+    new_start: dt.datetime,
+    now: dt.datetime | None = None,
+    answered_by=None,
 ) -> PlanChangeResult:
-    """Move one item; its reminders move with it, later items only where a rule would break."""
+    """Move one item; its reminders move with it, later items only where a rule would break.
+    The patient's open requests for it are answered (``answered_by``: the staff user who moved
+    it, backend.plans.session_requests)."""
     now = _now(now)
     plan = _locked_plan(item.plan_id)
     item = plan.items.get(pk=item.pk)
@@ -316,6 +322,10 @@ def item_reschedule(
     )
     moved = plan.items.filter(key__in=[m.key for m in sync.items_moved])
     add_calendar_notices(plan, moved, message_kind="session_changed", now=now)
+    when = local_label(new_start, plan.clinic.time_zone)
+    session_requests.close_for_items(
+        item_ids=[item.pk], answer=f"Moved to {when}.", by=answered_by, now=now
+    )
     return PlanChangeResult(plan, sync)
 
 
@@ -412,8 +422,13 @@ def item_mark_missed(
 
 
 @transaction.atomic
-def item_cancel(*, item: PlanItem, reason: str = "", now: dt.datetime | None = None) -> PlanItem:
+def item_cancel(
+    *, item: PlanItem, reason: str = "", now: dt.datetime | None = None, answered_by=None
+) -> PlanItem:
     _, item = _set_item_status(item, PlanItem.Status.CANCELLED, reason)
+    session_requests.close_for_items(
+        item_ids=[item.pk], answer="Session cancelled.", by=answered_by, now=_now(now)
+    )
     item.calendar_sequence += 1
     item.save(update_fields=["calendar_sequence"])
     outbox.cancel(Reminder.objects.filter(item=item), reason=f"{item.title} cancelled")
@@ -487,6 +502,7 @@ def plan_cancel(
         item.calendar_sequence += 1  # calendars drop the session (METHOD:CANCEL, higher SEQUENCE)
     bulk_update_with_history(items, PlanItem, ["status", "calendar_sequence"])
     cancelled_ids = [item.id for item in items]
+    session_requests.close_for_items(item_ids=cancelled_ids, answer="Course cancelled.", now=now)
     cancelled_titles = [item.title for item in items]
     sync = SyncResult(
         items_cancelled=cancelled_titles,
