@@ -96,6 +96,7 @@ def _side(name: str) -> Side:
         source=protocol(), clinic_id=clinic.pk
     )
     response, flag, journal = _safety_records(patient, plan)
+    session_request = _session_request(patient, plan)
     objects = {
         "measures.questionnaireresponse": response,
         "measures.journalentry": journal,
@@ -109,6 +110,7 @@ def _side(name: str) -> Side:
         "plans.treatmentplan": plan,
         "plans.planitem": plan.items.order_by("start").first(),
         "reminders.reminder": plan.reminders.filter(audience="patient").first(),
+        "plans.sessionrequest": session_request,
     }
     return Side(clinic, objects, links.patient_schedule_url(patient).rstrip("/").split("/")[-1])
 
@@ -133,6 +135,17 @@ def _safety_records(patient, plan):
     )
     assert scoring.get("phq9") and responses[0].flags.exists()
     return responses[0], responses[0].flags.get(), journal
+
+
+def _session_request(patient, plan):
+    """The patient's request to move their first session (backend.plans.session_requests)."""
+    from backend.plans import session_requests
+
+    item = session_requests.requestable_items(patient=patient, now=SUITE_NOW).first()
+    return session_requests.request_reschedule(
+        patient=patient, item=item, preferred_weekdays=[1], note="Tuesdays", via="link",
+        now=SUITE_NOW,
+    ).request  # fmt: skip
 
 
 def _global_objects(sides) -> dict:
