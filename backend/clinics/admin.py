@@ -5,12 +5,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UsernameField
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from backend.clinics import services
 from backend.clinics.models import Clinic, ClosedDate, Coordinator, Provider
 from backend.core.admin_scope import ClinicScopedAdminMixin
-from backend.core.scope import clinic_id_of
+from backend.core.scope import MANAGERS, clinic_id_of, is_active_staff, role_of
 from backend.core.widgets import TimeZoneField
 from backend.safety import crisis
 
@@ -42,6 +44,10 @@ FIELDSETS = [
                 "sms_weekly_limit",
             ]
         },
+    ),
+    (
+        "Providers' calendar feeds",
+        {"fields": ["calendar_shows_names"]},
     ),
     (
         "Safety: urgent answers",
@@ -266,9 +272,56 @@ class ProviderAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistor
     provider who has left is deactivated (unticking Active), never while they are their clinic's
     on-call or backup contact; their plans and history stay."""
 
-    list_display = ["__str__", "clinic", "role", "active"]
+    list_display = ["__str__", "clinic", "role", "active", "calendar_feed"]
     list_filter = ["role", "active"]
     search_fields = ["user__first_name", "user__last_name", "user__email"]
+    actions = ["issue_calendar_feed", "revoke_calendar_feed"]
+
+    @admin.display(description="Calendar feed")
+    def calendar_feed(self, obj: Provider) -> str:
+        if not obj.calendar_feed_key_hash:
+            return "none"
+        issued = timezone.localtime(obj.calendar_feed_issued_at)
+        return f"issued {issued:%Y-%m-%d %H:%M %Z}"
+
+    def has_calendar_feed_permission(self, request) -> bool:
+        """Coordinators and admins manage feeds (a lost phone is a coordinator's call); the
+        action only ever sees the providers the changelist shows, so another clinic's are out of
+        reach."""
+        return is_active_staff(request.user) and role_of(request.user) in MANAGERS
+
+    @admin.action(
+        description="Issue a new calendar feed URL (revokes the old one)",
+        permissions=["calendar_feed"],
+    )
+    def issue_calendar_feed(self, request, queryset):
+        """Shows each new URL on the page this once (it is not stored, nor put in a message
+        cookie): the coordinator hands it to the provider."""
+        now = timezone.now()
+        issued, refused = [], []
+        for provider in queryset.select_related("user"):
+            try:
+                issued.append((provider, services.provider_feed_issue(provider=provider, now=now)))
+            except ValidationError as exc:
+                refused.append((provider, "; ".join(exc.messages)))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New calendar feed URLs",
+            "opts": self.model._meta,
+            "issued": issued,
+            "refused": refused,
+        }
+        return TemplateResponse(
+            request, "admin/clinics/provider/calendar_feed_issued.html", context
+        )
+
+    @admin.action(description="Revoke calendar feed URL", permissions=["calendar_feed"])
+    def revoke_calendar_feed(self, request, queryset):
+        count = 0
+        for provider in queryset:
+            services.provider_feed_revoke(provider=provider)
+            count += 1
+        self.message_user(request, f"Revoked the calendar feed of {count} provider(s).")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ProviderChangeForm if obj is not None else ProviderAddForm
@@ -282,10 +335,10 @@ class ProviderAdmin(ServiceSavedAdminMixin, ClinicScopedAdminMixin, SimpleHistor
         if obj is None:
             return ["clinic", "username", "email", "first_name", "last_name", "role", "active",
                     "mobile"]  # fmt: skip
-        return ["user", "clinic", "role", "active", "mobile"]
+        return ["user", "clinic", "role", "active", "mobile", "calendar_feed"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user", "clinic"] if obj is not None else []
+        return ["user", "clinic", "calendar_feed"] if obj is not None else []
 
     def service_create(self, values: dict) -> Provider:
         return services.provider_create(**values)

@@ -100,6 +100,12 @@ class Clinic(models.Model):
         help_text="Answers this clinic treats as urgent, besides PHQ-9 item 9: "
         '[{"instrument": "gad7", "question": 7, "min_value": 3}]',
     )
+    calendar_shows_names = models.BooleanField(
+        "show patients' full names in calendar feeds",
+        default=False,
+        help_text="Off by default: providers' calendar feeds name patients by their initials, "
+        "since calendars sync to phones, lock screens and shared views.",
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -185,7 +191,21 @@ class Provider(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     active = models.BooleanField(default=True)
     mobile = PhoneNumberField(blank=True, default="")
+    # The provider's private calendar feed (backend/clinics/calendar_feed.py): the URL holds a
+    # random secret, the database only its SHA-256, so a copy of the database (or of its history)
+    # opens no feed. Empty: no feed. Issuing a new one replaces (revokes) the old.
+    calendar_feed_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    calendar_feed_issued_at = models.DateTimeField(null=True, blank=True, editable=False)
     history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["calendar_feed_key_hash"],
+                condition=~models.Q(calendar_feed_key_hash=""),
+                name="provider_calendar_feed_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         name = self.user.get_full_name() or self.user.get_username()

@@ -9,15 +9,20 @@ through here, so the rules hold whichever door a change comes in by:
   account has no usable password until its owner sets one through the password reset flow;
 - a provider who is a clinic's on-call or backup contact is not deactivated until someone else
   is named (rule provider.safety_contact);
-- a clinic is closed at most once on a date; a user coordinates at most one clinic.
+- a clinic is closed at most once on a date; a user coordinates at most one clinic;
+- a provider has at most one calendar feed: issuing a new URL revokes the old one at once, and
+  only a hash of its secret is kept (backend/clinics/calendar_feed.py).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
+from backend.clinics import calendar_feed
 from backend.clinics.models import Clinic, ClosedDate, Coordinator, Provider
 
 SAFETY_CONTACTS = ("on_call_contact", "backup_contact")
@@ -253,3 +258,38 @@ def coordinator_save(
 def coordinator_remove(*, coordinator: Coordinator) -> None:
     """The user no longer coordinates the clinic; their account stays."""
     Coordinator.objects.filter(pk=coordinator.pk).delete()
+
+
+@transaction.atomic
+def provider_feed_issue(*, provider: Provider, now: dt.datetime) -> str:
+    """A new private calendar feed URL for ``provider``, returned this once: only its hash is
+    stored, so nobody can read it back. Any earlier URL stops working at once (rotation is
+    revocation). Refused for a provider who has left (rule provider.inactive)."""
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    if not provider.active:
+        raise ValidationError(
+            {
+                "active": ValidationError(
+                    f"active: {provider} is no longer active; a provider who has left gets no "
+                    "calendar feed (rule: provider.inactive).",
+                    code="provider.inactive",
+                )
+            }
+        )
+    secret = calendar_feed.new_secret()
+    provider.calendar_feed_key_hash = calendar_feed.key_hash(secret)
+    provider.calendar_feed_issued_at = now
+    provider.save(update_fields=["calendar_feed_key_hash", "calendar_feed_issued_at"])
+    return calendar_feed.feed_url(secret)
+
+
+@transaction.atomic
+def provider_feed_revoke(*, provider: Provider) -> Provider:
+    """``provider``'s calendar feed URL answers 404 from now on (subscribed calendars keep what
+    they last fetched, and fetch nothing new). Revoking when there is no feed changes nothing."""
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    if provider.calendar_feed_key_hash:
+        provider.calendar_feed_key_hash = ""
+        provider.calendar_feed_issued_at = None
+        provider.save(update_fields=["calendar_feed_key_hash", "calendar_feed_issued_at"])
+    return provider

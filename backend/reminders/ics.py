@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -83,20 +84,39 @@ def session_invitations(
     return out
 
 
-def _event(
-    item: PlanItem, *, title: str, attendee_email, organizer_email, clinic_name, now
+def item_event(
+    item: PlanItem,
+    *,
+    summary: str,
+    location: str,
+    now: dt.datetime,
+    zone: ZoneInfo | None = None,
 ) -> Event:
+    """The event every calendar object here is made of (patients' invitations, providers'
+    feeds): the item's stable UID and SEQUENCE, its start and end (UTC, or wall time with the
+    TZID of ``zone``), a neutral summary and its status.
+
+    The caller chooses the summary: calendars show it on lock screens and shared views, so it
+    never names a drug or diagnosis."""
     cancelled = item.status == PlanItem.Status.CANCELLED
     event = Event()
     event.add("uid", item_uid(item))
     event.add("sequence", item.calendar_sequence)
     event.add("dtstamp", now)
-    event.add("dtstart", item.start)
-    event.add("dtend", item.end)
-    # Summary stays neutral: calendars show it on lock screens and shared calendars.
-    event.add("summary", f"{title} · {clinic_name}")
-    event.add("location", vText(item.location or clinic_name))
+    event.add("dtstart", item.start if zone is None else item.start.astimezone(zone))
+    event.add("dtend", item.end if zone is None else item.end.astimezone(zone))
+    event.add("summary", summary)
+    event.add("location", vText(location))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    return event
+
+
+def _event(
+    item: PlanItem, *, title: str, attendee_email, organizer_email, clinic_name, now
+) -> Event:
+    event = item_event(
+        item, summary=f"{title} · {clinic_name}", location=item.location or clinic_name, now=now
+    )
     organizer = vCalAddress(f"mailto:{organizer_email}")
     organizer.params["cn"] = vText(clinic_name)
     event["organizer"] = organizer

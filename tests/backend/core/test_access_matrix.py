@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -265,6 +266,23 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
             # Each clinic's patient's own link: open to whoever holds it, and only to them.
             out.append(("/" + path.replace("<str:token>", side.token), f"token:{name}", None))
             out.append(("/" + path.replace("<str:token>", "forged-token"), "token:forged", None))
+        return out
+    if "<str:key>" in route:
+        # A provider's calendar feed: the key is the credential, open to whoever holds it and
+        # showing that provider's own items only; a forged key opens nothing.
+        from backend.clinics import services as clinic_services
+
+        out = []
+        for name, side in sides.items():
+            # Full names on, so a feed that showed the other clinic's patient would be caught.
+            clinic_services.clinic_update(
+                clinic=side.clinic, changes={"calendar_shows_names": True}
+            )
+            url = clinic_services.provider_feed_issue(
+                provider=side.objects["clinics.provider"], now=SUITE_NOW
+            )
+            out.append((urlsplit(url).path, f"token:{name}", None))
+        out.append(("/" + route.replace("<str:key>", "forged-key"), "token:forged", None))
         return out
     if "<str:code>" in route:
         out = []
