@@ -1,5 +1,10 @@
 """`make run`: the whole service on one machine — Redis (if needed), migrations, demo data, then
 web, Celery worker and Celery beat under honcho. Ctrl-C stops them all, Redis last.
+
+The web process listens on WEB_PORT (default 8000; the Procfile reads it), and every process is
+given PUBLIC_BASE_URL, which links in emails and texts are built from: http://127.0.0.1:<WEB_PORT>
+unless PUBLIC_BASE_URL is set already (a tunnel or a proxy in front wins). Without this, the
+worker that renders messages would fall back to the settings' :8000 whatever port the web runs on.
 """
 
 from __future__ import annotations
@@ -19,12 +24,26 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
-def main() -> int:
-    env = dict(os.environ)
+def process_env(environ: dict[str, str]) -> dict[str, str]:
+    """The environment web, worker and beat run with, from the one `make run` was given.
+
+    Raises SystemExit naming WEB_PORT when it is not a port number."""
+    env = dict(environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("AFTERCARE_DEMO", "1")
     env.setdefault("DEBUG", "true")  # local development only; the settings default to off
     env.setdefault("PYTHONUNBUFFERED", "1")
+    port = env.get("WEB_PORT", "").strip() or "8000"
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise SystemExit(f"WEB_PORT: must be a port number from 1 to 65535, not {port!r}.")
+    env["WEB_PORT"] = port
+    if not env.get("PUBLIC_BASE_URL", "").strip():
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def main() -> int:
+    env = process_env(dict(os.environ))
     redis = None
     if not env.get("REDIS_URL"):
         redis = EmbeddedRedis(ROOT / "var" / "redis")
@@ -32,9 +51,10 @@ def main() -> int:
     try:
         _manage("migrate", "--noinput", env=env)
         _manage("seed_demo", env=env)
-        port = env.get("WEB_PORT", "8000")
+        port = env["WEB_PORT"]
         print(
             f"\nAftercare is starting on http://127.0.0.1:{port}/\n"
+            f"  links in messages:     {env['PUBLIC_BASE_URL']}/...\n"
             f"  admin (coordinators):  http://127.0.0.1:{port}/admin/\n"
             f"  provider dashboard:    http://127.0.0.1:{port}/provider/\n"
             f"  API docs:              http://127.0.0.1:{port}/api/v1/docs/\n"
