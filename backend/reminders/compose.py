@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from backend.plans.calendar_notices import NOTICE_KINDS, unnotified
 from backend.plans.missed import missed_start_of
 from backend.plans.models import PlanItem
-from backend.reminders import links, protocol_text
+from backend.reminders import digest, links, protocol_text
 from backend.reminders.channels import OutgoingEmail, OutgoingSms
 from backend.reminders.ics import session_invitations
 from backend.reminders.models import Reminder
@@ -117,6 +117,32 @@ def _provider_items(reminder: Reminder) -> list[dict]:
     return sorted(items, key=lambda i: i["time"])
 
 
+def clinic_of(reminder: Reminder):
+    """The clinic a reminder is sent for: its plan's, or the provider's for a digest (no plan)."""
+    return reminder.plan.clinic if reminder.plan_id is not None else reminder.provider.clinic
+
+
+def _digest_context(reminder: Reminder) -> dict:
+    """The daily digest's words, from the provider's items as they stand now (send time)."""
+    provider, clinic = reminder.provider, reminder.provider.clinic
+    email_sender, sms_sender = sender_names(clinic)
+    day = digest.day_of(reminder)
+    with translation.override("en"):
+        item_date = date_format(day, WHEN_FORMATS["en"][0])
+    return {
+        "clinic_name": email_sender,
+        "sms_sender": sms_sender,
+        "clinic_phone": _national(_number_key(clinic.phone)) if clinic.phone else "",
+        "clinic_email": clinic.sender_email,
+        "names_treatment": False,  # a digest spans plans and protocols: it names none
+        "provider_name": provider.user.get_full_name() or provider.user.get_username(),
+        "item_date": item_date,
+        "items": digest.digest_entries(provider=provider, day=day),
+        "schedule_url": links.absolute(reverse("provider-dashboard")),
+        "link_url": links.absolute(reverse("provider-dashboard")),
+    }
+
+
 def sender_names(clinic, language: str = "en") -> tuple[str, str]:
     """(email sender name, SMS sender name): never a name with a drug or diagnosis word, and
     the SMS one at most 20 characters; the neutral name where the clinic has none."""
@@ -133,7 +159,10 @@ def build_context(
 ) -> dict:
     """The template context of ``reminder``. For ``channel="sms"`` a patient's links are short
     links (links.short_url); otherwise they are the full signed links. A staff ``preview`` shows
-    a short link of the real length that opens nothing (a patient's link acts as the patient)."""
+    a short link of the real length that opens nothing (a patient's link acts as the patient).
+    A digest (no plan) has its own context (`_digest_context`)."""
+    if digest.is_digest(reminder):
+        return _digest_context(reminder)
     plan, clinic, patient = reminder.plan, reminder.plan.clinic, reminder.plan.patient
     item = reminder.item
     to_patient = reminder.audience == Reminder.Audience.PATIENT
@@ -314,8 +343,8 @@ def build_sms(reminder: Reminder, rendered: RenderedMessage) -> OutgoingSms:
         body=rendered.sms,
         reminder_id=reminder.pk,
         status_callback=links.absolute(reverse("twilio-status")),
-        sender=reminder.plan.clinic.sms_from_number.as_e164
-        if reminder.plan.clinic.sms_from_number
+        sender=clinic_of(reminder).sms_from_number.as_e164
+        if clinic_of(reminder).sms_from_number
         else "",
     )
 
@@ -329,7 +358,7 @@ def _patient_titles(reminder: Reminder, sessions, language: str) -> dict[int, st
 def build_email(
     reminder: Reminder, rendered: RenderedMessage, *, now: dt.datetime
 ) -> OutgoingEmail:
-    clinic = reminder.plan.clinic
+    clinic = clinic_of(reminder)
     language = reminder.plan.patient.language if reminder.audience == "patient" else "en"
     sender = sender_names(clinic, language)[0]
     headers = {}

@@ -17,10 +17,15 @@ import scheduler
 from backend.plans import readiness
 from backend.plans.calendar_notices import NOTICE_KINDS, STAFF_RULE
 from backend.plans.models import PlanItem, TreatmentPlan
+from backend.reminders import digest
 from backend.reminders.models import Reminder
 
 ANSWERED_KINDS = {PlanItem.Kind.ASSESSMENT, PlanItem.Kind.CHECK_IN}
 READINESS_ALERT_KIND = "provider_readiness_missing"
+# One notice per check-in, replaced by the provider's daily digest (#15). Plans built from an
+# older protocol version keep their version, and a re-plan of one still writes these rows: so
+# they are held back here, at send time, where every row passes, rather than cancelled once.
+REPLACED_KINDS = {"provider_checkins_tomorrow": "replaced by the daily digest"}
 
 
 class Status(enum.StrEnum):
@@ -43,8 +48,25 @@ class Verdict:
 SEND = Verdict(Status.SEND)
 
 
+def _replaced(reminder: Reminder) -> Verdict | None:
+    reason = REPLACED_KINDS.get(reminder.message_kind)
+    return Verdict(Status.SKIP, reason) if reason else None
+
+
+def _digest(reminder: Reminder) -> Verdict | None:
+    """A digest belongs to no plan: it goes out while the provider's day still lists something
+    (its words are built from the items as they stand at send time)."""
+    if not digest.is_digest(reminder):
+        return None
+    if not digest.day_items(provider=reminder.provider, day=digest.day_of(reminder)):
+        return Verdict(Status.SKIP, "nothing on the provider's list for the day any more")
+    return None
+
+
 def _plan_and_item(reminder: Reminder) -> Verdict | None:
     plan, item = reminder.plan, reminder.item
+    if plan is None:
+        return _digest(reminder)
     if reminder.flag_id is not None:
         # A safety alert does not wait on the plan (a paused or finished course is no reason to
         # keep a clinician uninformed); it stops only once a clinician has acknowledged the flag.
@@ -165,7 +187,7 @@ def _sms_budget(reminder: Reminder, now: dt.datetime) -> Verdict | None:
 def check(reminder: Reminder, *, now: dt.datetime) -> Verdict:
     if now > reminder.not_after:
         return Verdict(Status.EXPIRED, "too late to be useful")
-    for rule in (_plan_and_item, _consent):
+    for rule in (_replaced, _plan_and_item, _consent):
         verdict = rule(reminder)
         if verdict:
             return verdict

@@ -30,13 +30,23 @@ class Reminder(models.Model):
 
     PENDING = (Status.SCHEDULED, Status.QUEUED)
 
+    # Empty only for a provider's daily digest (backend.reminders.digest): it lists the day of
+    # every plan the provider has, so it belongs to none; its clinic is the provider's.
     plan = models.ForeignKey(
-        "plans.TreatmentPlan", on_delete=models.CASCADE, related_name="reminders"
+        "plans.TreatmentPlan",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reminders",
     )
     item = models.ForeignKey(
         "plans.PlanItem", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
     )
-    key = models.CharField(max_length=120, help_text="Engine key, unique within the plan.")
+    key = models.CharField(
+        max_length=120,
+        help_text="Engine key, unique within the plan; a digest's is digest:<date>, unique per "
+        "provider.",
+    )
     audience = models.CharField(max_length=10, choices=Audience.choices)
     patient = models.ForeignKey(
         "patients.Patient",
@@ -97,6 +107,17 @@ class Reminder(models.Model):
         ordering = ["send_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "key"], name="reminder_key_unique_per_plan"),
+            # A digest has no plan: one per provider and day, whoever creates it (two beats).
+            models.UniqueConstraint(
+                fields=["provider", "key"],
+                condition=Q(plan__isnull=True),
+                name="reminder_key_unique_per_provider_without_plan",
+            ),
+            # Only a provider's message may belong to no plan.
+            models.CheckConstraint(
+                condition=Q(plan__isnull=False) | Q(audience="provider"),
+                name="reminder_planless_only_for_provider",
+            ),
             models.CheckConstraint(
                 condition=Q(audience="patient", patient__isnull=False)
                 | Q(audience="provider", provider__isnull=False),

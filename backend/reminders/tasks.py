@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from backend.core.models import PeriodicTick
-from backend.reminders import delivery, dispatch, outbox
+from backend.reminders import delivery, digest, dispatch, outbox
 from backend.reminders.models import Reminder
 from backend.reminders.outbox import Outcome
 
@@ -32,6 +32,7 @@ TICK_BUDGET_S = 20  # a tick stops claiming after this long, well inside the 30 
 TICK_MAX_ROWS = 20_000  # and after this many rows, so a backlog drains over several ticks
 FOLLOW_POLL_S = 1.0
 DISPATCH_TASK = "reminders.dispatch_due"
+DIGEST_TASK = "reminders.create_digests"  # every 15 min (core/migrations/0006_digest_tick.py)
 
 
 def enqueue_send(claim: outbox.Claim) -> None:
@@ -73,6 +74,18 @@ def dispatch_due(follow_seconds: float = 0) -> int:
     if total:
         log.info("dispatched %d reminder(s)", total)
     return total
+
+
+@shared_task(name=DIGEST_TASK, ignore_result=True)
+def create_digests() -> int:
+    """Create the providers' daily digests whose 07:00 (clinic time) has come (idempotent: a late
+    or doubled tick creates none twice, a missed one is caught up by the next). The dispatcher
+    sends them. Recorded like the dispatcher's tick (PeriodicTick)."""
+    PeriodicTick.record(DIGEST_TASK)
+    created = digest.create_due_digests(now=timezone.now())
+    if created:
+        log.info("created %d provider digest(s)", created)
+    return created
 
 
 @task_revoked.connect(dispatch_uid="aftercare-warn-revoked")

@@ -35,7 +35,10 @@ Context variables (the backend supplies these; ``REQUIRED_CONTEXT`` says which e
   say them in words; a protocol without a number gets the "as your care team advised" wording.
 - ``provider_name``: how a provider is greeted, e.g. "Dr. Patel".
 - ``items``: for ``provider_checkins_tomorrow``, a list of dicts with ``time``, ``title`` and
-  ``patient_initials``. Provider SMS texts show only the count, never patient details.
+  ``patient_initials``. Provider SMS texts show only the count, never patient details. For
+  ``provider_daily_digest`` (email only), the day's sessions, check-ins and tasks as they stand at
+  send time, each also with ``kind`` ("Session", "Check-in", "Task"); ``item_date`` is the day
+  the digest lists ("Tue 3 Mar") and ``schedule_url`` the provider's dashboard.
 - ``due_date``, ``task_title``: for ``provider_task_due``, e.g. "Tue 3 Mar", "Monitoring form".
 - ``repeat_index``: 0 for the first assessment prompt, 1, 2, ... for the reminders after it.
 - ``sessions``: for ``session_changed`` / ``session_cancelled``, every session of the change the
@@ -69,6 +72,7 @@ from scheduler import MESSAGE_KINDS as ENGINE_MESSAGE_KINDS
 
 __all__ = [
     "CHANNEL_FILES",
+    "DIGEST_KINDS",
     "EMAIL_ONLY_KINDS",
     "LANGUAGES",
     "MESSAGE_KINDS",
@@ -93,9 +97,14 @@ SAFETY_KINDS: tuple[str, ...] = (
     # A missed session: someone calls the patient (initials and a link, nothing more).
     "provider_welfare_call",
 )
-MESSAGE_KINDS: tuple[str, ...] = ENGINE_MESSAGE_KINDS + SAFETY_KINDS
+# The provider's daily digest (backend.reminders.digest): written by its own beat task, not by a
+# protocol rule. It replaces "provider_checkins_tomorrow", which stays a kind so that rows of
+# older plans still render in the admin (they are skipped at send time: eligibility).
+DIGEST_KINDS: tuple[str, ...] = ("provider_daily_digest",)
+MESSAGE_KINDS: tuple[str, ...] = ENGINE_MESSAGE_KINDS + SAFETY_KINDS + DIGEST_KINDS
 PROVIDER_KINDS: tuple[str, ...] = (
     "provider_checkins_tomorrow",
+    *DIGEST_KINDS,
     "provider_task_due",
     "provider_readiness_missing",
     *SAFETY_KINDS,
@@ -105,7 +114,8 @@ PATIENT_KINDS: tuple[str, ...] = tuple(k for k in MESSAGE_KINDS if k not in PROV
 PREPARATION_KINDS: tuple[str, ...] = ("preparation_48h", "preparation_evening", "preparation_2h")
 # Kinds sent by email only: what dosing feels like takes more than a text can hold, and a text
 # would put the subject on a lock screen. They have no sms.txt; rendering one as SMS is an error.
-EMAIL_ONLY_KINDS: tuple[str, ...] = ("what_to_expect",)
+# The daily digest lists patients' initials and times: an inbox, not a lock screen.
+EMAIL_ONLY_KINDS: tuple[str, ...] = ("what_to_expect", *DIGEST_KINDS)
 LANGUAGES: tuple[str, ...] = ("en", "es")
 CHANNEL_FILES: tuple[str, ...] = ("subject.txt", "body.txt", "body.html", "sms.txt")
 
@@ -136,6 +146,7 @@ REQUIRED_CONTEXT: Mapping[str, frozenset[str]] = {
     "session_missed": _ALWAYS
     | {"patient_first_name", "item_date", "item_time", "schedule_url", "crisis_short"},
     "provider_checkins_tomorrow": _COMMON | {"provider_name", "items", "schedule_url"},
+    "provider_daily_digest": _COMMON | {"provider_name", "items", "item_date", "schedule_url"},
     "provider_task_due": _COMMON | {"provider_name", "task_title", "due_date", "link_url"},
     "provider_readiness_missing": _COMMON
     | {"provider_name", "patient_initials", "item_when", "link_url"},

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler import MESSAGE_KINDS, PlanningError, PlanOptions, build_plan
+from scheduler import MESSAGE_KINDS, PlanningError, PlanOptions, build_plan, load_library
 
 from .helpers import assert_reminder_invariants, clinic, iv, patient
 
@@ -114,23 +114,19 @@ def test_email_only_patient_gets_sms_rules_by_email():
     assert any(n.code == "channel.fallback" for n in plan.notes)
 
 
-def test_provider_notice_on_the_working_day_before_at_eight():
-    cal = clinic(country="US", subdivision="NY")
-    plan = plan_for(patient(), cal=cal, start=date(2025, 4, 14))
-    notices = by_rule(plan, "provider_checkins")
-    assert len(notices) == 5
-    for notice in notices:
-        check_in = plan.item(notice.item_key)
-        local = notice.send_at.astimezone(NY)
-        assert notice.audience == "provider" and notice.channel == "email"
-        assert notice.message_kind == "provider_checkins_tomorrow"
-        assert local.time() == time(8)
-        assert local.date() == cal.shift_working_days(check_in.local_date, -1)
-        assert cal.is_working_day(local.date())
-    # 26 May 2025 is Memorial Day: a check-in on Tuesday 27 May is announced on Friday 23 May
-    tuesday = [n for n in notices if plan.item(n.item_key).local_date == date(2025, 5, 27)]
-    if tuesday:
-        assert tuesday[0].send_at.astimezone(NY).date() == date(2025, 5, 23)
+@pytest.mark.parametrize("slug", sorted(load_library()))
+def test_no_library_protocol_plans_a_per_check_in_provider_notice(slug):
+    """The provider's daily digest (backend.reminders.digest, #15) replaced the one "check-ins
+    tomorrow" email per check-in: no library protocol has that rule any more, so no plan gets
+    one; check-ins still plan their patient reminders. (The "-1 working day" offset the notice
+    used is covered by test_offsets.)"""
+    protocol = load_library()[slug]
+    assert "provider_checkins_tomorrow" not in {r.message_kind for r in protocol.reminder_rules}
+    if not any(t.kind == "check_in" for t in protocol.items):
+        return
+    plan = plan_for(patient(), protocol=protocol)
+    assert any(i.kind == "check_in" for i in plan.items)
+    assert not [r for r in plan.reminders if r.message_kind == "provider_checkins_tomorrow"]
 
 
 def test_assessment_prompts_repeat_daily_up_to_three_times():

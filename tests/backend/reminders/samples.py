@@ -182,6 +182,7 @@ def sample_context(
             "time": f"{9 + index // 2}:{'30' if index % 2 else '00'}",
             "title": f"{'Seguimiento' if sample_language == 'es' else 'Check-in'} {index + 1}",
             "patient_initials": initials,
+            "kind": "Check-in",  # the daily digest's column (provider messages are in English)
         }
         for index in range(count)
     ]

@@ -23,6 +23,7 @@ from backend.reminders.sms_text import (
 )
 from backend.reminders.wording import (
     CHANNEL_FILES,
+    DIGEST_KINDS,
     EMAIL_ONLY_KINDS,
     LANGUAGES,
     MESSAGE_KINDS,
@@ -107,7 +108,8 @@ def test_template_folders_are_exactly_the_message_kinds():
 def test_message_kinds_match_the_planning_engine():
     from scheduler.model import MESSAGE_KINDS as ENGINE_KINDS
 
-    assert MESSAGE_KINDS == ENGINE_KINDS + SAFETY_KINDS
+    # The backend adds the safety alerts and the provider's daily digest (their own writers).
+    assert MESSAGE_KINDS == ENGINE_KINDS + SAFETY_KINDS + DIGEST_KINDS
     assert set(PROVIDER_KINDS) < set(MESSAGE_KINDS)
     assert set(PATIENT_KINDS) | set(PROVIDER_KINDS) == set(MESSAGE_KINDS)
 

@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.reminders import compose
+from backend.reminders import compose, digest
+from backend.reminders.models import Reminder
 
 
 @pytest.fixture()
@@ -53,9 +54,18 @@ def test_the_treatment_is_named_only_when_the_clinic_allows_it(reminder):
 def test_provider_messages_carry_no_patient_link(make_plan):
     """A patient's signed links act as that patient: a provider's notice must never hold one."""
     plan = make_plan()
-    for_providers = list(plan.reminders.filter(audience="provider"))
+    # The day of the first dosing session, at 07:05 clinic time: that day's digest is created.
+    first = plan.items.filter(kind="dosing").order_by("start").first()
+    seven = dt.datetime.combine(first.local_date, dt.time(7, 5), tzinfo=ZoneInfo(first.time_zone))
+    assert digest.create_due_digests(now=seven) == 1
+    for_providers = [
+        *plan.reminders.filter(audience="provider"),
+        *Reminder.objects.filter(message_kind=digest.DIGEST_KIND, provider=plan.provider),
+    ]
     kinds = {r.message_kind for r in for_providers}
-    assert {"provider_task_due", "provider_checkins_tomorrow"} <= kinds
+    # The per-check-in notice is gone (#15); the daily digest lists the day instead.
+    assert {"provider_task_due", digest.DIGEST_KIND} <= kinds
+    assert "provider_checkins_tomorrow" not in kinds
     for reminder in for_providers:
         rendered = compose.render(reminder)
         for part in (rendered.subject, rendered.text, rendered.html, rendered.sms):
