@@ -1,5 +1,6 @@
 """Twilio webhooks: delivery status callbacks, inbound STOP/START/HELP keywords, a YES or READY
-confirming readiness for the next session (and a NO saying the patient is not), and everything
+confirming readiness for the next session (and a NO saying the patient is not), a C or MOVE
+confirming the next session or asking to move it (backend.plans.session_requests), and everything
 else a patient texts, which lands in the clinic inbox with an automatic answer.
 
 Both refuse any request whose X-Twilio-Signature does not verify against TWILIO_AUTH_TOKEN and
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from phonenumber_field.phonenumber import PhoneNumber
@@ -25,7 +27,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from backend.clinics.models import Clinic
 from backend.patients.models import Patient
-from backend.plans import readiness
+from backend.plans import readiness, session_requests
 from backend.reminders import consent, outbox
 from backend.reminders.compose import sender_names
 from backend.reminders.links import absolute
@@ -58,6 +60,12 @@ READY_WORDS = {"YES", "READY", "SI", "SÍ"}
 # before the session. Only the bare word: anything longer is the patient's own words (below),
 # where words of distress take the urgent path.
 NOT_READY_WORDS = {"NO"}
+# A reply to a session reminder: "I'll be there" or "please move it" (plans.session_requests),
+# for the patient's next session within two weeks. Bare words only; anything longer is the
+# patient's own words and goes to the inbox. SI confirms attendance only when it confirms no
+# readiness (READY_WORDS are tried first: a ready patient is also a coming one).
+CONFIRM_WORDS = {"C", "CONFIRM", "CONFIRMED", "CONFIRMO", "CONFIRMAR", "SI", "SÍ"}
+MOVE_WORDS = {"MOVE", "R", "RESCHEDULE", "CAMBIAR", "CAMBIO", "MOVER"}
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 FAILED_STATUSES = {"failed", "undelivered"}
 # Callbacks can arrive out of order; a status never moves back down this ladder.
@@ -154,6 +162,12 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         reply = _decline_readiness(patients, request.POST.get("Body", "").strip(), now)
         if reply is not None:
             return _twiml(reply)
+    if word in CONFIRM_WORDS or word in MOVE_WORDS:
+        kind = "confirm" if word in CONFIRM_WORDS else "reschedule"
+        reply = _session_request(patients, kind, now)
+        if reply is not None:
+            return _twiml(reply)
+        # No session to speak for: the word is the patient's words, for the inbox (below).
     if word in STOP_WORDS:
         for patient in patients:
             consent.opt_out(patient=patient, channel="sms", method="sms_keyword", now=now)
@@ -268,6 +282,53 @@ def _confirm_readiness(patients, now) -> str | None:
         return None
     when = _session_when(item, patient.time_zone, language)
     text = READY_REPLY[language].format(first_name=patient.first_name, when=when, contact=contact)
+    return to_gsm_friendly(text)
+
+
+def _session_request(patients, kind: str, now) -> str | None:
+    """Record a C (confirm) or MOVE (reschedule) for the one session it can mean, and the reply
+    to send in the patient's language (gettext); None if no patient who receives texts has a
+    session within the reply window. A number shared by two patients with sessions records
+    nothing: the reply asks them to use their link."""
+    candidates = [
+        (patient, item)
+        for patient in patients
+        if patient.sms_opted_out_at is None
+        and (item := session_requests.session_for_reply(patient, now)) is not None
+    ]
+    if not candidates:
+        return None
+    patient, item = candidates[0]
+    language = patient.language if patient.language in READY_REPLY else "en"
+    contact = _contact(patient, language)
+    with translation.override(language):
+        if len(candidates) > 1:
+            text = _(
+                "We could not tell which session you mean. Please use the link in your "
+                "reminder, or call {contact}."
+            ).format(contact=contact)
+            return to_gsm_friendly(text)
+        service = (
+            session_requests.request_confirm
+            if kind == "confirm"
+            else session_requests.request_reschedule
+        )
+        try:
+            service(patient=patient, item=item, via="sms", now=now)
+        except ValidationError:  # the session started or was cancelled a moment ago
+            return None
+        when = _session_when(item, patient.time_zone, language)
+        if kind == "confirm":
+            text = _(
+                "Thank you, {first_name}: we have noted that you will come on {when}. To change "
+                "it, reply MOVE or call {contact}."
+            )
+        else:
+            text = _(
+                "Thank you, {first_name}: your clinic has your request to move your session on "
+                "{when} and will contact you. Questions: {contact}."
+            )
+        text = text.format(first_name=patient.first_name, when=when, contact=contact)
     return to_gsm_friendly(text)
 
 
