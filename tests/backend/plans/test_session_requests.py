@@ -324,3 +324,16 @@ def test_the_admin_reschedule_closes_the_request_as_answered_by_the_coordinator(
     assert response.status_code == 302
     row.refresh_from_db()
     assert (row.status, row.answered_by) == ("answered", user)
+
+
+def test_the_schedule_offers_confirm_and_move_for_upcoming_sessions_only(client, plan):
+    token = links.patient_schedule_url(plan.patient).rstrip("/").split("/")[-1]
+    page = client.get(reverse("patient-schedule", args=[token])).content.decode()
+    session = _session(plan, "integration")
+    check_in = plan.items.filter(kind="check_in").first()
+    assert reverse("patient-session-move", args=[token, session.pk]) in page
+    assert reverse("patient-session-confirm", args=[token, session.pk]) in page
+    assert f'id="move-{check_in.pk}"' not in page
+    services.item_cancel(item=session, now=NOW)
+    page = client.get(reverse("patient-schedule", args=[token])).content.decode()
+    assert f'id="move-{session.pk}"' not in page
