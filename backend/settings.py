@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as our own static files (docs work offline)
     "django_celery_beat",
     "phonenumber_field",
     "simple_history",
@@ -243,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     '{"type": "validation_error" | "client_error" | "server_error", '
     '"errors": [{"field": ..., "code": ..., "detail": ...}]}.',
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load Swagger UI and ReDoc from this service's static files, never a CDN: a
+    # clinic behind a strict firewall must still read them.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework.routers import DefaultRouter
 
 from backend.api.views.auth import TokenView, not_found
@@ -41,6 +45,15 @@ urlpatterns = [
         "docs/",
         SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[]),
         name="docs",
+    ),
+    # Both docs pages load their scripts from this service's static files
+    # (drf-spectacular-sidecar, SPECTACULAR_SETTINGS "SIDECAR"), never from a CDN.
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="api:schema", permission_classes=[], template_name="api/redoc.html"
+        ),
+        name="redoc",
     ),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is a 404 in the API's error shape, not Django's HTML page.
