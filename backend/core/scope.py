@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
+
+# A lookup may be one path, or a tuple of paths where the first one that is set decides (a row
+# whose first path is empty is judged by the next): reminders reach their clinic through their
+# plan, and a provider's daily digest, which has no plan, through its provider.
+Lookup = str | tuple[str, ...]
 
 
 class Role(StrEnum):
@@ -61,7 +66,7 @@ def is_active_staff(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active) and role_of(user) in STAFF
 
 
-def scope_filter(user, *, clinic: str, provider: str | None) -> dict[str, int] | None:
+def scope_filter(user, *, clinic: Lookup, provider: Lookup | None) -> dict[Lookup, int] | None:
     """The lookups that keep the rows the user may see: {} for admins (every row), None for no
     row at all. `clinic` / `provider` are lookups from the model to the clinic and to the
     responsible provider; a provider without a `provider` lookup sees their clinic's rows."""
@@ -77,8 +82,19 @@ def scope_filter(user, *, clinic: str, provider: str | None) -> dict[str, int] |
     return None
 
 
+def _first_set(path: Lookup, value: int) -> Q:
+    """`path` equals `value`; for a tuple of paths, the first path that is set equals it."""
+    if isinstance(path, str):
+        return Q(**{path: value})
+    matches, earlier_empty = Q(), Q()
+    for step in path:
+        matches |= earlier_empty & Q(**{step: value})
+        earlier_empty &= Q(**{f"{step}__isnull": True})
+    return matches
+
+
 def scope(
-    qs: QuerySet, user, *, clinic: str, provider: str | None, distinct: bool = False
+    qs: QuerySet, user, *, clinic: Lookup, provider: Lookup | None, distinct: bool = False
 ) -> QuerySet:
     """Rows the user may see (see scope_filter). `distinct` when the provider lookup crosses a
     many-valued relation, so a row reached through several of them is listed once."""
@@ -87,11 +103,11 @@ def scope(
         return qs.none()
     if not lookups:
         return qs
-    qs = qs.filter(**lookups)
+    qs = qs.filter(*(_first_set(path, value) for path, value in lookups.items()))
     return qs.distinct() if distinct and provider in lookups else qs
 
 
-def in_scope(user, model: type[Model], pk, *, clinic: str, provider: str | None) -> bool:
+def in_scope(user, model: type[Model], pk, *, clinic: Lookup, provider: Lookup | None) -> bool:
     """May this user see the saved row ``pk`` of ``model``, as it is in the database now (by the
     lookups of `scope`)? Only active staff may see any."""
     if not is_active_staff(user):

@@ -24,8 +24,9 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Reminder)
 class ReminderAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
-    clinic_field = "plan__clinic"
-    provider_field = "plan__provider"
+    # A provider's daily digest has no plan: it belongs to its provider's clinic (core.scope).
+    clinic_field = ("plan__clinic", "provider__clinic")
+    provider_field = ("plan__provider", "provider")
     list_display = ["message_kind", "plan", "audience", "channel", "send_at", "status", "attempts"]
     list_filter = [
         "status",

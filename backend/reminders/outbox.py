@@ -496,14 +496,18 @@ def base_key(key: str) -> str:
     return _OLD_RESEND_SUFFIX.sub("", key.split("@", 1)[0])
 
 
-def copy_key(plan_id: int, key: str) -> str:
+def copy_key(plan_id: int | None, key: str, *, provider_id: int | None = None) -> str:
     """The key of a new copy of a row of `key`: "<engine key>@<id of the newest row of that
     engine key>". Unique: each row is followed by at most one copy, the newest never yet. Locks
-    the engine key's rows, so two copies made at once queue up rather than collide."""
+    the engine key's rows, so two copies made at once queue up rather than collide. A row of no
+    plan (a provider's daily digest) is keyed within its provider."""
     base = base_key(key)
+    owner = (
+        {"plan_id": plan_id} if plan_id is not None else {"plan": None, "provider_id": provider_id}
+    )
     rows = Reminder.objects.select_for_update().filter(
         Q(key=base) | Q(key__startswith=f"{base}@") | Q(key__startswith=f"{base}:resend"),
-        plan_id=plan_id,
+        **owner,
     )
     newest = max(rows.values_list("id", flat=True))
     return f"{base}@{newest}"
@@ -524,7 +528,7 @@ def send_now(*, reminder: Reminder, now: dt.datetime) -> Reminder:
         raise ValidationError({"status": "This reminder was cancelled; it cannot be sent."})
     not_after = max(reminder.not_after, now + dt.timedelta(hours=1))
     if reminder.status in RESENDABLE:
-        reminder.key = copy_key(reminder.plan_id, reminder.key)
+        reminder.key = copy_key(reminder.plan_id, reminder.key, provider_id=reminder.provider_id)
         reminder.pk = None
         reminder.attempts, reminder.provider_message_id, reminder.delivery_status = 0, "", ""
         reminder.last_error, reminder.sent_at, reminder.lease_token = "", None, ""

@@ -21,7 +21,13 @@ class ReminderViewSet(ApiReadOnlyViewSet):
 
     def get_queryset(self):
         qs = Reminder.objects.order_by("send_at", "id")
-        return scope(qs, self.request.user, clinic="plan__clinic", provider="plan__provider")
+        # A provider's daily digest has no plan: its provider's clinic is its own (core.scope).
+        return scope(
+            qs,
+            self.request.user,
+            clinic=("plan__clinic", "provider__clinic"),
+            provider=("plan__provider", "provider"),
+        )
 
     @extend_schema(request=ReasonSerializer, responses={200: ReminderSerializer})
     @action(detail=True, methods=["post"])

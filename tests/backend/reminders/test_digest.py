@@ -359,3 +359,64 @@ def test_the_digest_goes_out_once_through_a_real_worker(
     assert row.status == "sent", (row.status, row.status_reason, row.last_error)
     [mail] = digest_mail(mailoutbox, provider)
     assert mail.subject == "Your day, Fri 22 May: 2 items"
+
+
+# --- who sees a digest row: it belongs to its provider's clinic ---------------------------------
+
+
+@pytest.mark.django_db
+def test_a_digest_row_is_scoped_to_its_providers_clinic_in_the_admin_and_the_api(
+    client, clinic, provider, bare_plan
+):
+    from django.contrib.auth.models import User
+
+    add_item(bare_plan, PlanItem.Kind.CHECK_IN, local(FRIDAY, 10))
+    tick(local(FRIDAY, 7))
+    [row] = digests()
+    elsewhere = factories.ClinicFactory()
+    may_see = {
+        "admin": (User.objects.create_superuser("root", "root@staff.example", "x"), True),
+        "coordinator of the clinic": (factories.CoordinatorFactory(clinic=clinic).user, True),
+        "the digest's provider": (provider.user, True),
+        "another provider of the clinic": (factories.ProviderFactory(clinic=clinic).user, False),
+        "coordinator elsewhere": (factories.CoordinatorFactory(clinic=elsewhere).user, False),
+        "provider elsewhere": (factories.ProviderFactory(clinic=elsewhere).user, False),
+    }
+    seen = {}
+    for who, (user, _) in may_see.items():
+        client.force_login(user)
+        listed = client.get("/api/v1/reminders/", {"message_kind": digest.DIGEST_KIND}).json()
+        detail = client.get(f"/api/v1/reminders/{row.pk}/")
+        admin = client.get(f"/admin/reminders/reminder/{row.pk}/change/")
+        seen[who] = (
+            [r["id"] for r in listed["results"]] == [row.pk],
+            detail.status_code == 200,
+            admin.status_code == 200 and b"Your day, Fri 22 May: 1 item" in admin.content,
+        )
+        client.logout()
+    assert seen == {who: (allowed,) * 3 for who, (_, allowed) in may_see.items()}
+    # The plan's own reminders keep their old scope: the provider sees their plan's rows.
+    plan = factories.make_plan(patient=factories.PatientFactory(clinic=clinic), provider=provider)
+    client.force_login(provider.user)
+    listed = client.get("/api/v1/reminders/", {"plan": plan.plan.pk}).json()
+    assert listed["count"] == plan.plan.reminders.count() > 0
+
+
+@pytest.mark.django_db
+def test_staff_send_a_digest_again_as_a_copy_of_that_provider_and_day(provider, bare_plan):
+    from backend.reminders import services
+
+    add_item(bare_plan, PlanItem.Kind.CHECK_IN, local(FRIDAY, 10))
+    other = factories.ProviderFactory(clinic=provider.clinic)
+    other_plan = factories.make_plan(
+        patient=factories.PatientFactory(clinic=provider.clinic), provider=other
+    ).plan
+    add_item(other_plan, PlanItem.Kind.CHECK_IN, local(FRIDAY, 11))
+    tick(local(FRIDAY, 7))
+    send_due(local(FRIDAY, 7, 1))
+    mine = digests().get(provider=provider)
+    assert mine.status == "sent"
+    copy_ = services.reminder_send_now(reminder=mine, now=local(FRIDAY, 9))
+    assert copy_.pk != mine.pk and copy_.key == f"digest:2026-05-22@{mine.pk}"
+    assert (copy_.plan_id, copy_.provider_id, copy_.status) == (None, provider.pk, "scheduled")
+    assert digest.day_of(copy_) == FRIDAY
