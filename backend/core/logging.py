@@ -1,7 +1,8 @@
 """Logging that never writes a patient link's token.
 
-A token in `/p/<token>/` or `/unsubscribe/<token>/` is the key to a patient's schedule: anyone who
-reads an access log could open it. The development server's request lines go through
+A token in `/p/<token>/` or `/unsubscribe/<token>/` is the key to a patient's schedule, and the
+key in `/calendar/<key>.ics` to a provider's calendar feed: anyone who reads an access log could
+open them. The development server's request lines go through
 `RedactLinkTokens` (settings.LOGGING), gunicorn's access log through `RedactingGunicornLogger`
 (`--logger-class`), and the file backends log ids, never addresses, numbers or bodies.
 """
@@ -13,7 +14,7 @@ import re
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-_TOKEN_IN_PATH = re.compile(r"(/(?:p|unsubscribe)/)[^/\s?#\"']+")
+_TOKEN_IN_PATH = re.compile(r"(/(?:p|unsubscribe|calendar)/)[^/\s?#\"']+")
 REDACTED = "[token]"
 
 

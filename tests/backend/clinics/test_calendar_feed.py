@@ -284,3 +284,10 @@ def test_the_providers_page_is_for_active_providers_only(client, clinic, provide
     client.force_login(bad.user)
     response = client.post("/provider/calendar/", {"action": "steal"})
     assert response.status_code == 400 and "action: must be" in response.content.decode()
+
+
+def test_a_feed_key_never_reaches_a_log():
+    from backend.core.logging import redact_link_tokens
+
+    line = '127.0.0.1 "GET /calendar/q1W2e3R4t5Y6-_Zz.ics HTTP/1.1" 200'
+    assert redact_link_tokens(line) == '127.0.0.1 "GET /calendar/[token] HTTP/1.1" 200'
