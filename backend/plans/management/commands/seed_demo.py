@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from backend.clinics.models import Clinic, Coordinator, Provider
@@ -181,4 +183,12 @@ class Command(BaseCommand):
                 f"Demo data ready: {Patient.objects.count()} patients, "
                 f"{TreatmentPlan.objects.count()} plans, {Reminder.objects.count()} reminders."
             )
+        )
+        # The "patient" login has no password page: it signs in by an emailed link
+        # (backend.patients.login), which the file email backend of `make run` writes to disk.
+        login_url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("patient-login")
+        email_dir = Path(settings.OUTBOX_DIR) / "email"
+        self.stdout.write(
+            f'Patient login ("patient"): open {login_url}, enter {PATIENTS[0][5]}, then open '
+            f"the link in the newest file in {email_dir}/ (it works once, for 15 minutes)."
         )
