@@ -56,3 +56,33 @@ def test_a_provider_creates_subscribes_to_and_revokes_their_calendar_link(
     page.get_by_role("button", name="Revoke my calendar link").click()
     assert "no longer works" in page.get_by_role("status").inner_text()
     assert page.request.get(url).status == 404
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_coordinator_issues_a_providers_calendar_link_from_the_admin(
+    page, live_server, settings, demo_data, screenshot
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    provider = Provider.objects.get(user__username="provider")
+    page.goto("/admin/login/?next=/admin/clinics/provider/")
+    page.fill("#id_username", "coordinator")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/clinics/provider/$"))
+
+    page.locator(f'input[name="_selected_action"][value="{provider.pk}"]').check()
+    page.select_option('select[name="action"]', "issue_calendar_feed")
+    page.get_by_role("button", name="Go", exact=True).click()
+    url = page.get_by_label(f"Calendar feed URL of {provider}").input_value()
+    screenshot("admin-calendar-feed-issued")
+    assert url.startswith(live_server.url + "/calendar/")
+    assert page.request.get(url).status == 200
+
+    page.goto("/admin/clinics/provider/")
+    page.locator(f'input[name="_selected_action"][value="{provider.pk}"]').check()
+    page.select_option('select[name="action"]', "revoke_calendar_feed")
+    page.get_by_role("button", name="Go", exact=True).click()
+    message = page.locator(".messagelist").inner_text()
+    assert "Revoked the calendar feed of 1 provider(s)." in message
+    assert page.request.get(url).status == 404
