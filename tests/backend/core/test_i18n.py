@@ -279,7 +279,7 @@ def _switch(client, page_html: str, language: str):
                      page_html, re.S)  # fmt: skip
     assert form, "no language switch on the page"
     next_url = re.search(r'name="next" value="([^"]+)"', form[0])[1]
-    button = re.search(rf'<button type="submit" name="language" value="{language}"', form[0])
+    button = re.search(rf'<button name="language" value="{language}"', form[0])
     assert button, f"no {language} button in the switch"
     return client.post(form[1], {"next": next_url, "language": language})
 
