@@ -337,3 +337,43 @@ def test_the_schedule_offers_confirm_and_move_for_upcoming_sessions_only(client,
     services.item_cancel(item=session, now=NOW)
     page = client.get(reverse("patient-schedule", args=[token])).content.decode()
     assert f'id="move-{session.pk}"' not in page
+
+
+def test_mark_answered_closes_a_request_without_moving_the_session(client, plan, clinic):
+    item = _session(plan, "integration")
+    row = session_requests.request_confirm(
+        patient=plan.patient, item=item, via="link", now=NOW
+    ).request
+    user = CoordinatorFactory(clinic=clinic).user
+    client.force_login(user)
+
+    response = client.post(
+        reverse("admin:plans_sessionrequest_changelist"),
+        {"action": "mark_answered", "_selected_action": [row.pk]},
+    )
+
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.status, row.answered_by, row.answer) == ("answered", user, "Seen by the clinic.")
+    item.refresh_from_db()
+    assert item.start == row.session_start
+    with pytest.raises(ValidationError) as caught:
+        session_requests.request_answer(request=row, by=user, now=NOW)
+    assert "session_request.open" in _rule(caught.value)["status"]
+
+
+def test_a_provider_sees_the_requests_of_their_own_patients_only(client, plan, clinic):
+    mine = _move(plan).request
+    colleague = ProviderFactory(clinic=clinic)
+    other_patient = PatientFactory(clinic=clinic, last_name="Colleagueson")
+    theirs = _move(make_plan(patient=other_patient, provider=colleague, now=NOW).plan).request
+    client.force_login(plan.provider.user)
+
+    text = client.get(reverse("admin:plans_sessionrequest_changelist")).content.decode()
+
+    assert plan.patient.last_name in text and "Colleagueson" not in text
+    change = reverse("admin:plans_sessionrequest_change", args=[theirs.pk])
+    assert client.get(change).status_code in (302, 403, 404)
+    assert (
+        client.get(reverse("admin:plans_sessionrequest_change", args=[mine.pk])).status_code == 200
+    )
