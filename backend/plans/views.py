@@ -200,8 +200,8 @@ def patient_preferences(request: HttpRequest, patient: Patient, token: str) -> H
             form = PreferencesForm(instance=patient)
         except ValidationError as exc:
             form.add_error(None, exc)
-    return render(
-        request,
-        "pages/patient_preferences.html",
-        {"patient": patient, "form": form, "token": token, "saved": saved},
-    )
+    # A patient who has just chosen another language reads the answer in it (unless the switch
+    # on the page chose for them).
+    with page_language.patient_page(request, patient.language):
+        context = {"patient": patient, "form": form, "token": token, "saved": saved}
+        return render(request, "pages/patient_preferences.html", context)

@@ -347,3 +347,20 @@ def test_spanish_pages_show_spanish_dates_statements_questionnaires_and_crisis_l
     phq9 = measure_services.scoring.get("phq9")
     assert phq9.questions("es")[0].text in page.text
     assert phq9.questions("en")[0].text not in page.text
+
+
+@pytest.mark.django_db
+def test_a_patient_who_chooses_spanish_in_their_preferences_reads_the_answer_in_spanish(
+    client, people
+):
+    patients, _plans = people
+    english = patients["en"]
+    preferences = _path(links.patient_schedule_url(english)) + "preferences/"
+    saved = client.post(
+        preferences,
+        {"language": "es", "prefers_email": "on", "prefers_sms": "on", "quiet_start": "21:00",
+         "quiet_end": "08:00", "email_consent": "on", "sms_consent": "on"},
+    )  # fmt: skip
+    assert _read(saved).lang == "es" and f"Guardado. Gracias, {english.first_name}." in saved.text
+    english.refresh_from_db()
+    assert english.language == "es"
