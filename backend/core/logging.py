@@ -14,7 +14,8 @@ import re
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-_TOKEN_IN_PATH = re.compile(r"(/(?:p|unsubscribe|calendar)/)[^/\s?#\"']+")
+# `/patient/login/<token>/`: a patient's emailed sign-in link (backend.patients.login).
+_TOKEN_IN_PATH = re.compile(r"(/(?:p|unsubscribe|calendar|patient/login)/)[^/\s?#\"']+")
 REDACTED = "[token]"
 
 

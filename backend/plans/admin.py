@@ -472,6 +472,11 @@ class SessionRequestAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        """The list's "Mark answered" needs it; a single request's page is read-only (what the
+        patient asked stays as they asked it)."""
+        return obj is None and super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         return False
 

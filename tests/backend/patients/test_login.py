@@ -169,3 +169,17 @@ def test_a_bad_address_is_refused_on_its_field(client):
 
 def test_home_without_a_login_leads_to_the_login_form(client):
     assert client.get(reverse("patient-home"))["Location"] == reverse("patient-login")
+
+
+def test_a_login_links_token_never_reaches_a_log(client, account, mailoutbox):
+    from backend.core.logging import REDACTED, redact_link_tokens
+
+    _ask(client, account.email)
+    path = _link(mailoutbox)
+    token = path.rstrip("/").split("/")[-1]
+    line = f'"GET {path} HTTP/1.1" 200'
+    assert token not in redact_link_tokens(line)
+    assert f"/patient/login/{REDACTED}/" in redact_link_tokens(line)
+    assert (
+        redact_link_tokens('"POST /patient/login/ HTTP/1.1"') == '"POST /patient/login/ HTTP/1.1"'
+    )
