@@ -4,12 +4,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # The image fails closed: without DEBUG=true it refuses development secrets (backend/core/checks.py).
 ENV DEBUG=false
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends curl gettext && rm -rf /var/lib/apt/lists/*
 # Only what the service runs: test and development tools are in requirements-dev.lock.
 COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 RUN DEBUG=true python manage.py collectstatic --noinput
+# Patient pages in Spanish: the .po catalogues are committed, their compiled .mo files are built here.
+RUN DEBUG=true python manage.py compilemessages
 RUN useradd --system --uid 1000 aftercare && chown -R aftercare /app
 USER aftercare
 EXPOSE 8000
