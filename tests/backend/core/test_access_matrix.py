@@ -98,6 +98,7 @@ def _side(name: str) -> Side:
     )
     response, flag, journal = _safety_records(patient, plan)
     session_request = _session_request(patient, plan)
+    _provider_digest(plan)  # a reminder of no plan: list pages must scope it too (#15)
     objects = {
         "measures.questionnaireresponse": response,
         "measures.journalentry": journal,
@@ -136,6 +137,21 @@ def _safety_records(patient, plan):
     )
     assert scoring.get("phq9") and responses[0].flags.exists()
     return responses[0], responses[0].flags.get(), journal
+
+
+def _provider_digest(plan):
+    """The provider's daily digest for the day of the plan's first dosing session: a row of no
+    plan, which belongs to the provider's clinic (backend.reminders.digest)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from backend.reminders import digest
+
+    first = plan.items.filter(kind="dosing").order_by("start").first()
+    zone = ZoneInfo(plan.clinic.time_zone)
+    day = first.start.astimezone(zone).date()
+    digest.create_due_digests(now=dt.datetime.combine(day, dt.time(7, 5), tzinfo=zone))
+    assert Reminder.objects.filter(plan=None, provider=plan.provider).exists()
 
 
 def _session_request(patient, plan):
