@@ -51,7 +51,9 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="reminder",
             constraint=models.CheckConstraint(
-                condition=models.Q(("plan__isnull", False), ("audience", "provider"), _connector="OR"),
+                condition=models.Q(
+                    ("plan__isnull", False), ("audience", "provider"), _connector="OR"
+                ),
                 name="reminder_planless_only_for_provider",
             ),
         ),
