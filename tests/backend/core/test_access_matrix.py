@@ -278,6 +278,8 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
         out = []
         for name, side in sides.items():
             item = side.objects["plans.planitem"]
+            if "/sessions/" in route:  # a session's confirm / move page: the requested session
+                item = side.objects["plans.sessionrequest"].item
             path = route.replace("<int:item_id>", str(item.pk))
             # Each clinic's patient's own link: open to whoever holds it, and only to them.
             out.append(("/" + path.replace("<str:token>", side.token), f"token:{name}", None))
