@@ -191,6 +191,27 @@ def test_a_plan_less_row_must_be_a_providers(provider, patient, bare_plan):
 
 
 @pytest.mark.django_db
+def test_on_the_night_clocks_go_forward_the_digest_is_at_seven_local_and_lists_that_day(
+    clinic, provider, bare_plan, mailoutbox
+):
+    clinic.opening_hours = {str(d): [["08:00", "18:00"]] for d in range(7)}  # open every day
+    clinic.save()
+    sunday = dt.date(2026, 3, 8)  # US clocks go forward at 02:00: a 23-hour day
+    add_item(bare_plan, PlanItem.Kind.CHECK_IN, local(sunday, 0, 30))  # before the change
+    add_item(bare_plan, PlanItem.Kind.CHECK_IN, local(sunday, 23, 30))
+    add_item(bare_plan, PlanItem.Kind.CHECK_IN, local(sunday + dt.timedelta(days=1), 0, 15))
+    tick(dt.datetime(2026, 3, 8, 11, 59, tzinfo=dt.UTC))  # 06:59 EST would be 11:59 UTC...
+    [row] = digests()  # ...but it is 07:59 EDT: 07:00 was at 11:00 UTC
+    assert row.send_at == dt.datetime(2026, 3, 8, 11, 0, tzinfo=dt.UTC)
+    send_due(dt.datetime(2026, 3, 8, 12, 0, tzinfo=dt.UTC))
+    [mail] = digest_mail(mailoutbox, provider)
+    assert [line for line in mail.body.splitlines() if line.startswith("- ")] == [
+        "- 12:30 AM  Check-in: Check-in (AQ)",
+        "- 11:30 PM  Check-in: Check-in (AQ)",
+    ]
+
+
+@pytest.mark.django_db
 def test_inactive_providers_get_none(provider, bare_plan):
     add_item(bare_plan, PlanItem.Kind.CHECK_IN, local(FRIDAY, 10))
     provider.active = False
