@@ -166,7 +166,7 @@ def _request(
     # The item row is the lock: two requests for one session (a double click, a text and the
     # link at once) are made one after the other, and the second finds the first.
     item = (
-        PlanItem.objects.select_for_update()
+        PlanItem.objects.select_for_update(of=("self",))  # the item only, not its clinic
         .select_related("plan__patient", "plan__clinic")
         .get(pk=item.pk)
     )
