@@ -31,6 +31,8 @@ app.conf.update(
     task_default_queue=SEND_QUEUE,
     task_routes={
         "reminders.dispatch_due": {"queue": DISPATCH_QUEUE},
+        # Creating the day's digests is bookkeeping like dispatching: it never waits on a provider.
+        "reminders.create_digests": {"queue": DISPATCH_QUEUE},
         "reminders.*": {"queue": SEND_QUEUE},
     },
     task_soft_time_limit=TASK_SOFT_TIME_LIMIT_S,

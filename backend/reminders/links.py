@@ -107,13 +107,15 @@ def _patient_token(patient_id: int, generation: int, _day: dt.date) -> str:
 
 
 def unsubscribe_url(patient_id: int, channel: str = "email") -> str:
-    return _unsubscribe_url(patient_id, channel, dt.date.today())
+    # Only the signed token is cached: the base URL is read at every call, so a changed
+    # PUBLIC_BASE_URL (another port, a proxy) is never served from the cache.
+    token = _unsubscribe_token(patient_id, channel, dt.date.today())
+    return absolute(reverse("unsubscribe", args=[token]))
 
 
 @functools.lru_cache(maxsize=4096)
-def _unsubscribe_url(patient_id: int, channel: str, _day: dt.date) -> str:
-    token = make_token("unsubscribe", {"p": patient_id, "c": channel})
-    return absolute(reverse("unsubscribe", args=[token]))
+def _unsubscribe_token(patient_id: int, channel: str, _day: dt.date) -> str:
+    return make_token("unsubscribe", {"p": patient_id, "c": channel})
 
 
 # No 0/O/o, 1/I/l: a code is sometimes read aloud or typed from another screen. 8 characters of

@@ -139,7 +139,7 @@ def real_links(host: str = LONG_HOST) -> dict[str, str]:
             "item": links.patient_item_url(patient, 9_999_999),
             "journal": links.patient_journal_url(patient, 9_999_999),
             "schedule": links.patient_schedule_url(patient),
-            "unsubscribe": links._unsubscribe_url(patient.pk, "email", None),
+            "unsubscribe": links.unsubscribe_url(patient.pk, "email"),
             "short": links.absolute(links.short_path("Xk7Q2pZ9")),
             "dashboard": links.absolute(reverse("provider-dashboard")),
             "flag": links.absolute(reverse("provider-flag", args=[9_999_999])),

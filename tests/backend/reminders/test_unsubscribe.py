@@ -157,3 +157,15 @@ def test_token_expires_after_ninety_days(client, plan):
 
     assert Patient.objects.get(pk=plan.patient_id).email_opted_out_at is None
     assert snapshot(plan) == before
+
+
+def test_the_unsubscribe_link_follows_a_changed_public_base_url_at_once(settings):
+    """Only the token is cached: a link built after PUBLIC_BASE_URL changes carries the new base
+    (it once kept the first base it was built with for the rest of the day)."""
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    first = links.unsubscribe_url(4242, "email")
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8200"
+    again = links.unsubscribe_url(4242, "email")
+    assert first.startswith("http://127.0.0.1:8000/unsubscribe/")
+    assert again.startswith("http://127.0.0.1:8200/unsubscribe/")
+    assert first.rsplit("/unsubscribe/", 1)[1] == again.rsplit("/unsubscribe/", 1)[1]
