@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # Twilio's and the CTIA's standard keywords.
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "YES", "UNSTOP", "OPTIN"}
-HELP_WORDS = {"HELP", "INFO"}
+HELP_WORDS = {"HELP", "INFO", "AYUDA"}
 # A reply confirming readiness for the next session (the evening-before text asks for it).
 #
 # YES is also one of Twilio's default opt-in keywords (with START and UNSTOP). The two meanings are
@@ -182,33 +182,67 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
                 consent.opt_in_sms(patient=patient, now=now)
         return _twiml(None)
     if word in HELP_WORDS:
-        named = {p.clinic for p in patients} or set(clinics[:2])
-        clinic = named.pop() if len(named) == 1 else None
-        contact = "your clinic"
-        if clinic and clinic.phone:
-            contact = f"{clinic.name} {clinic.phone.as_national}"
-        return _twiml(f"Reminders from {contact}. Reply STOP to opt out, START to opt back in.")
+        return _twiml(_help_reply(patients, list(clinics)))
     return _twiml(_file_reply(request, sender, patients, list(clinics), now))
 
 
-# Replies are sent in GSM-7 (one segment), which has no á, í, ó or ú: the Spanish ones are worded
-# with words that need none ("sesión" would arrive as "sesion", "está" as "esta").
-READY_REPLY = {
-    "en": "Thank you, {first_name}: your session on {when} is confirmed. If anything changes, "
-    "call {contact}.",
-    "es": "Gracias, {first_name}: queda todo listo para su cita del {when}. Si algo cambia, llame "
-    "a {contact}.",
-}
-READY_UNCLEAR = {
-    "en": "We could not tell which session you mean. Please use the link in your reminder, or "
-    "call {contact}.",
-    "es": "No sabemos a qué cita se refiere. Use el enlace de su recordatorio o llame a {contact}.",
-}
-NOT_READY_REPLY = {
-    "en": "Thank you. Your care team will call you before your session. Questions: {contact}.",
-    "es": "Gracias. Su equipo de salud se va a comunicar con usted antes de su cita. Preguntas: "
-    "{contact}.",
-}
+# Every automatic reply is worded through gettext (locale/es) and sent in GSM-7 (one segment),
+# which has no á, í, ó or ú: the Spanish ones are worded with words that need none ("sesión" would
+# arrive as "sesion", "está" as "esta"); tests/backend/reminders/test_webhooks_readiness.py checks.
+
+
+def reply_language(patients) -> str:
+    """The language the patients the number speaks for share, else English."""
+    languages = {patient.language for patient in patients}
+    language = languages.pop() if len(languages) == 1 else "en"
+    return language if language in {code for code, _name in settings.LANGUAGES} else "en"
+
+
+def ready_reply(*, first_name: str, when: str, contact: str) -> str:
+    return _(
+        "Thank you, {first_name}: your session on {when} is confirmed. If anything changes, "
+        "call {contact}."
+    ).format(first_name=first_name, when=when, contact=contact)
+
+
+def unclear_reply(*, contact: str) -> str:
+    return _(
+        "We could not tell which session you mean. Please use the link in your reminder, or "
+        "call {contact}."
+    ).format(contact=contact)
+
+
+def not_ready_reply(*, contact: str) -> str:
+    return _(
+        "Thank you. Your care team will call you before your session. Questions: {contact}."
+    ).format(contact=contact)
+
+
+def help_reply(*, contact: str) -> str:
+    return _(
+        "Reminders from {contact}. Reply C to confirm your next session or MOVE to ask to move "
+        "it. Reply STOP to opt out, START to opt back in."
+    ).format(contact=contact)
+
+
+def auto_reply(*, contact: str, crisis_line: str) -> str:
+    return _("This number is not monitored. Call {contact}. {crisis}").format(
+        contact=contact, crisis=crisis_line
+    )
+
+
+def _help_reply(patients, clinics) -> str:
+    """HELP: who sends these texts and the words a patient can reply, in the patient's language."""
+    named = {p.clinic for p in patients} or set(clinics[:2])
+    clinic = named.pop() if len(named) == 1 else None
+    language = reply_language(patients)
+    with translation.override(language):
+        contact = _("your clinic")
+        if clinic and clinic.phone:
+            contact = f"{clinic.name} {clinic.phone.as_national}"
+        return to_gsm_friendly(help_reply(contact=contact))
+
+
 WHEN_FORMATS = {"en": "D j M, g:i A", "es": r"D j \d\e M, G:i"}
 
 
@@ -250,8 +284,9 @@ def _decline_readiness(patients, body: str, now) -> str | None:
         declined = declined or patient
     if declined is None:
         return None
-    language = declined.language if declined.language in NOT_READY_REPLY else "en"
-    text = NOT_READY_REPLY[language].format(contact=_contact(declined, language))
+    language = reply_language([declined])
+    with translation.override(language):
+        text = not_ready_reply(contact=_contact(declined, language))
     return to_gsm_friendly(text)
 
 
@@ -270,10 +305,11 @@ def _confirm_readiness(patients, now) -> str | None:
     if not candidates:
         return None
     patient = candidates[0][0]
-    language = patient.language if patient.language in READY_REPLY else "en"
+    language = reply_language([patient])
     contact = _contact(patient, language)
     if len(candidates) > 1:
-        return to_gsm_friendly(READY_UNCLEAR[language].format(contact=contact))
+        with translation.override(language):
+            return to_gsm_friendly(unclear_reply(contact=contact))
     item = candidates[0][1]
     everything = dict.fromkeys(readiness.FIELDS, True)
     try:
@@ -281,7 +317,8 @@ def _confirm_readiness(patients, now) -> str | None:
     except ValidationError:  # the session started or was cancelled a moment ago
         return None
     when = _session_when(item, patient.time_zone, language)
-    text = READY_REPLY[language].format(first_name=patient.first_name, when=when, contact=contact)
+    with translation.override(language):
+        text = ready_reply(first_name=patient.first_name, when=when, contact=contact)
     return to_gsm_friendly(text)
 
 
@@ -299,15 +336,11 @@ def _session_request(patients, kind: str, now) -> str | None:
     if not candidates:
         return None
     patient, item = candidates[0]
-    language = patient.language if patient.language in READY_REPLY else "en"
+    language = reply_language([patient])
     contact = _contact(patient, language)
     with translation.override(language):
         if len(candidates) > 1:
-            text = _(
-                "We could not tell which session you mean. Please use the link in your "
-                "reminder, or call {contact}."
-            ).format(contact=contact)
-            return to_gsm_friendly(text)
+            return to_gsm_friendly(unclear_reply(contact=contact))
         service = (
             session_requests.request_confirm
             if kind == "confirm"
@@ -330,12 +363,6 @@ def _session_request(patients, kind: str, now) -> str | None:
             )
         text = text.format(first_name=patient.first_name, when=when, contact=contact)
     return to_gsm_friendly(text)
-
-
-AUTO_REPLY = {
-    "en": "This number is not monitored. Call {contact}. {crisis}",
-    "es": "Este número no se atiende. Llame a {contact}. {crisis}",
-}
 
 
 def _file_reply(request, sender, patients, clinics, now) -> str:
@@ -366,17 +393,15 @@ def _file_reply(request, sender, patients, clinics, now) -> str:
             )
     named = {p.clinic for p in patients} or set(clinics)
     clinic = named.pop() if len(named) == 1 else None
-    language = patients[0].language if len(patients) == 1 else "en"
-    language = language if language in AUTO_REPLY else "en"
-    contact = "your clinic"
-    if clinic is not None:
-        contact = f"{clinic.sender_name or clinic.name}"
-        if clinic.phone:
-            contact += (
-                f" at {clinic.phone.as_national}"
-                if language == "en"
-                else (f" al {clinic.phone.as_national}")
-            )
+    language = reply_language(patients) if len(patients) == 1 else "en"
     country = clinic.crisis_country if clinic is not None else "US"
     short = crisis.for_clinic(country, language).short
-    return to_gsm_friendly(AUTO_REPLY[language].format(contact=contact, crisis=short))
+    with translation.override(language):
+        contact = _("your clinic")
+        if clinic is not None:
+            contact = f"{clinic.sender_name or clinic.name}"
+            if clinic.phone:
+                contact = _("{name} at {phone}").format(
+                    name=contact, phone=clinic.phone.as_national
+                )
+        return to_gsm_friendly(auto_reply(contact=contact, crisis_line=short))

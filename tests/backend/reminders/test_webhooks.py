@@ -283,6 +283,24 @@ def test_help_replies_with_the_clinic_and_how_to_stop(client, plan, word):
     assert patient.sms_opted_out_at is None
 
 
+@pytest.mark.parametrize("word", ["HELP", "AYUDA"])
+def test_help_answers_a_spanish_speaking_patient_in_spanish_with_the_words_to_reply(
+    client, plan, word
+):
+    Patient.objects.filter(pk=plan.patient_id).update(language="es")
+
+    (text,) = twiml_messages(signed_post(client, "twilio-inbound", inbound_params(word)))
+
+    assert text.startswith("Recordatorios de ") and CLINIC_NAME in text
+    assert "CAMBIAR" in text and "STOP" in text and "START" in text
+
+
+def test_help_in_english_says_how_to_confirm_or_move(client, plan):
+    (text,) = twiml_messages(signed_post(client, "twilio-inbound", inbound_params("HELP")))
+
+    assert "Reply C to confirm" in text and "MOVE" in text
+
+
 def test_help_from_an_unknown_number_still_answers(client, db):
     response = signed_post(client, "twilio-inbound", inbound_params("HELP", sender="+12125551234"))
 

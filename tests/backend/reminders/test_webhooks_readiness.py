@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from backend.patients.models import Patient
 from backend.plans import readiness
@@ -63,11 +64,23 @@ def test_a_spanish_speaking_patient_answers_si_and_reads_spanish(client, plan, d
 
 
 @pytest.mark.parametrize(
-    "replies", [webhooks.READY_REPLY, webhooks.READY_UNCLEAR, webhooks.NOT_READY_REPLY]
+    "reply",
+    [
+        lambda: webhooks.ready_reply(first_name="Ana", when="lun 2 de mar, 9:00", contact="X"),
+        lambda: webhooks.unclear_reply(contact="X"),
+        lambda: webhooks.not_ready_reply(contact="X"),
+        lambda: webhooks.help_reply(contact="X"),
+    ],
+    ids=["ready", "unclear", "not ready", "help"],
 )
-def test_spanish_replies_lose_no_accent_in_gsm7(replies):
+def test_spanish_replies_lose_no_accent_in_gsm7(reply):
     """A reply goes out in GSM-7: words needing á, í, ó or ú would arrive without them."""
-    assert to_gsm_friendly(replies["es"]) == replies["es"]
+    with translation.override("es"):
+        text = reply()
+    with translation.override("en"):
+        english = reply()
+    assert text != english, "the reply has no Spanish in locale/es"
+    assert to_gsm_friendly(text) == text
 
 
 @pytest.mark.parametrize(("language", "word"), [("en", "NO"), ("en", "no."), ("es", "No")])
