@@ -1,6 +1,7 @@
-"""The clinician's pages of the safety loop: a flag (and acknowledging it), a patient's scores,
-and marking an inbox message read. Login required; an active provider (or an admin) only; every
-object is looked up through safety.selectors, so a row outside the user's scope is a 404."""
+"""The clinician's pages of the safety loop: a flag (and acknowledging it), a patient's scores and
+course (every item of their plans, with its state), and marking an inbox message read. Login
+required; an active provider (or an admin) only; every object is looked up through
+safety.selectors, so a row outside the user's scope is a 404."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_POST
 from backend.core.scope import Role, role_of
 from backend.measures import outcomes, scoring
 from backend.measures.models import JournalEntry, QuestionnaireResponse
+from backend.plans import dashboard
 from backend.safety import chart, selectors, services
 from backend.safety.models import Flag
 
@@ -86,6 +88,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "responses": responses,
         "flags": Flag.objects.filter(patient=patient).select_related("acknowledged_by"),
         "journal": JournalEntry.objects.filter(patient=patient, shared_with_care_team=True),
+        "course": dashboard.patient_course(patient, now=timezone.now()),
     }
     return render(request, "pages/provider_patient.html", context)
 

@@ -317,6 +317,7 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
             "flag_id": "safety.flag",
             "patient_id": "patients.patient",
             "message_id": "safety.patientmessage",
+            "item_id": "plans.planitem",  # the dashboard's outcome buttons (POST only)
         }[parameter]
         return [
             ("/" + route.replace(f"<int:{parameter}>", str(side.objects[label].pk)), name, label)
