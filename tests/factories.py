@@ -8,7 +8,6 @@ items and reminders the planning engine would give it.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from zoneinfo import ZoneInfo
 
 import factory
@@ -20,6 +19,7 @@ from backend.clinics.models import Clinic, Coordinator, Provider
 from backend.patients.models import ConsentMethod, Patient
 from backend.plans import services
 from backend.protocols.models import Protocol
+from tests.support import role_groups
 
 PASSWORD = "test-pass-1234"  # every factory user gets it, so tests can log in through the form
 
@@ -78,9 +78,7 @@ def role_group(name: str) -> Group:
     flushed it."""
     group = Group.objects.filter(name=name).first()
     if group is None:
-        migration = importlib.import_module("backend.core.migrations.0004_safety_groups")
-        spec = {"Coordinators": migration.COORDINATOR_PERMS, "Providers": migration.PROVIDER_PERMS}
-        migration.groups._grant(django_apps, name, spec[name])
+        role_groups.restore(django_apps)
         group = Group.objects.get(name=name)
     return group
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import role_groups
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -120,10 +122,7 @@ def demo_data(settings, transactional_db):
 
     library = importlib.import_module("backend.protocols.migrations.0002_builtin_library")
     library.load_library(apps, None)
-    groups = importlib.import_module("backend.core.migrations.0004_safety_groups")
-    # Permissions themselves survive a flush (post_migrate re-creates them); the groups do not.
-    groups.groups._grant(apps, "Coordinators", groups.COORDINATOR_PERMS)
-    groups.groups._grant(apps, "Providers", groups.PROVIDER_PERMS)
+    role_groups.restore(apps)
     settings.DEMO_MODE = True
     call_command("seed_demo", verbosity=0)
 

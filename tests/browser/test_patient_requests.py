@@ -11,12 +11,10 @@ into the admin, finds the request in the session requests list, follows it to th
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.apps import apps
 
 from backend.patients.models import Patient
 from backend.plans.models import SessionRequest
@@ -56,8 +54,6 @@ def _login_link(outbox) -> str:
 def test_a_patient_asks_to_move_a_session_in_spanish_and_the_coordinator_answers_it(
     page, live_server, demo_data, file_outbox, clock, screenshot
 ):
-    # The demo fixture gives the role groups 0004's permissions; add the session requests' ones.
-    importlib.import_module("backend.plans.migrations.0006_session_request_permissions").grant(apps)
     patient = Patient.objects.select_related("clinic").get(user__username="patient")
     plan = patient.plans.get()
     session = plan.items.get(key="dosing-3")
