@@ -595,3 +595,10 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(course, provider, cli
     # requests, answers, failed reminders, patients no channel reaches, patients under way; the
     # patients whose answers the provider may read, the inbox and the recent answers.
     assert few <= 17, few
+
+
+def test_the_dashboard_leads_to_the_providers_calendar_feed_page(course, provider, client, clock):
+    client.force_login(provider.user)
+    clock.move_to(local(2026, 3, 10, 9, 0))
+    html = html_of(client.get(reverse("provider-dashboard")))
+    assert f'href="{reverse("provider-calendar")}" id="calendar-link"' in html
