@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
@@ -45,3 +46,14 @@ app.conf.update(
     task_track_started=False,
 )
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs) -> None:
+    """Worker and beat log through Django's LOGGING (JSON in production, with the task id, and
+    redacted: backend/core/logging.py) instead of Celery's own format. The level is LOG_LEVEL's."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

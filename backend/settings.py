@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 
+from backend.core import logging as aftercare_logging
 from backend.core.checks import guard_production_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "backend.core.logging.RequestIdMiddleware",  # first: every line a request logs carries its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -264,17 +266,29 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# One JSON object per line in production (LOG_FORMAT=json, the default with DEBUG off), plain
+# lines in development; either way every line carries the request or task id and is redacted of
+# link tokens, addresses and numbers (backend/core/logging.py). Celery's processes use this too.
+LOG_FORMAT = "json" if aftercare_logging.json_logs() else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # No patient link token reaches a log (backend/core/logging.py).
-    "filters": {"redact_links": {"()": "backend.core.logging.RedactLinkTokens"}},
+    "formatters": {
+        "plain": {
+            "()": "backend.core.logging.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s%(trace)s: %(message)s",
+        },
+        "json": {"()": "backend.core.logging.RedactingJsonFormatter"},
+    },
+    "filters": {
+        "redact_links": {"()": "backend.core.logging.RedactLinkTokens"},
+        "trace": {"()": "backend.core.logging.TraceContext"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_links"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_links", "trace"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -289,13 +303,18 @@ LOGGING = {
     },
 }
 
+# /metrics and /health/detail/ (backend.core.views.operator_only): a monitoring system presents
+# this as a bearer token; administrators' sessions get in without it. Unset: administrators only.
+MONITORING_TOKEN = env.str("MONITORING_TOKEN", default="")
+
 if not DEBUG:
     # HTTPS only. X-Forwarded-Proto is believed only when a trusted proxy sits in front (the same
     # NUM_PROXIES the API's client addresses use); without one, a client could claim https.
     if env.int("NUM_PROXIES", default=0) > 0:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # container and uptime probes speak plain HTTP
+    # Container and uptime probes, and Prometheus on the internal network, speak plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     # Preloading is a commitment about the whole domain that its owner makes, not this service:

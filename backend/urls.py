@@ -3,7 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from backend.core.views import health
+from backend.core.metrics import count_webhook
+from backend.core.views import health, health_detail, metrics_view
 from backend.plans import dashboard_views
 from backend.plans import views as plan_views
 from backend.reminders import receipts, webhooks
@@ -18,6 +19,9 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("health/", health, name="health"),
+    # Operators only (an administrator, or MONITORING_TOKEN as a bearer token).
+    path("health/detail/", health_detail, name="health-detail"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the patient pages' switch
     path("admin/", admin.site.urls),
     path("api/v1/", include("backend.api.urls")),
@@ -44,13 +48,21 @@ urlpatterns = [
     # counts in a text.
     path("l/<str:code>", reminder_views.short_link, name="short-link"),
     path("unsubscribe/<str:token>/", reminder_views.unsubscribe, name="unsubscribe"),
-    path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
-    path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+    path(
+        "webhooks/twilio/status/",
+        count_webhook("twilio_status")(webhooks.twilio_status),
+        name="twilio-status",
+    ),
+    path(
+        "webhooks/twilio/inbound/",
+        count_webhook("twilio_inbound")(webhooks.twilio_inbound),
+        name="twilio-inbound",
+    ),
     # Email provider receipts (bounces, deliveries): the configured provider only, and only with
     # anymail's webhook secret set (receipts.email_tracking_webhook).
     path(
         "webhooks/anymail/<slug:esp>/tracking/",
-        receipts.email_tracking_webhook,
+        count_webhook("email_tracking")(receipts.email_tracking_webhook),
         name="email-tracking-webhook",
     ),
 ]

@@ -1,77 +1,78 @@
-"""Operational endpoints."""
+"""Operational endpoints: health for anyone who probes, detail and metrics for operators."""
 
 from __future__ import annotations
 
-import logging
+import hmac
 
-from django.db import connection
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from backend.celery import app as celery_app
-from backend.core.models import PeriodicTick
-
-# The dispatcher ticks every 30 s; three missed ticks in a row is worth a look.
-DISPATCH_TASK = "reminders.dispatch_due"
-DISPATCH_LATE_AFTER_S = 90
-
-log = logging.getLogger(__name__)
-
-
-def _check_database() -> str | None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # any driver error means "not answering"
-        log.warning("health: database check failed: %s", exc)
-        return f"database: {exc.__class__.__name__}"
-    return None
-
-
-def _check_broker() -> str | None:
-    try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            # ensure_connection opens the socket lazily on Redis; ask the server itself.
-            client = getattr(conn.default_channel, "client", None)
-            if client is not None:
-                client.ping()
-    except Exception as exc:
-        log.warning("health: broker check failed: %s", exc)
-        return f"broker: {exc.__class__.__name__}"
-    return None
-
-
-def _dispatcher() -> tuple[dict, str | None]:
-    """How long ago the dispatcher last ticked, by the database's clock, and a warning if that is
-    too long (beat stopped, or every tick is being dropped)."""
-    age = PeriodicTick.age(DISPATCH_TASK)
-    if age is None:
-        return {"last_tick_s": None}, "dispatcher: no tick recorded"
-    seconds = round(max(age.total_seconds(), 0.0), 1)
-    if seconds > DISPATCH_LATE_AFTER_S:
-        log.warning("health: the dispatcher last ticked %.0f s ago", seconds)
-        return {"last_tick_s": seconds}, f"dispatcher: last tick {seconds:.0f} s ago"
-    return {"last_tick_s": seconds}, None
+from backend.core import health as health_checks
+from backend.core import metrics
+from backend.core.scope import Role, role_of
 
 
 @never_cache
 @require_GET
 def health(request):
-    """200 when the database and the broker both answer, 503 naming what failed otherwise.
+    """200 when the service is up and reminders are going out; 503 naming what is wrong otherwise.
 
-    The dispatcher's last tick is reported too; a late one is a warning (status "degraded",
-    still 200): web requests are fine without it, but reminders are not going out. No
-    authentication: load balancers and compose healthchecks call it. It reveals only which
-    dependency is down and how long ago the last tick was, never configuration or data.
+    No authentication: load balancers, compose healthchecks and external uptime checks call it.
+    It names the failed check and two ages (the dispatcher's last tick, the oldest due reminder),
+    never configuration or data. What makes it 503 is in backend.core.health.
     """
-    failures = [f for f in (_check_database(), _check_broker()) if f]
-    if failures:
-        return JsonResponse({"status": "unavailable", "failed": failures}, status=503)
-    dispatcher, warning = _dispatcher()
-    body = {"status": "ok", "database": "ok", "broker": "ok", "dispatcher": dispatcher}
-    if warning:
-        body.update(status="degraded", warnings=[warning])
-    return JsonResponse(body)
+    result = health_checks.report()
+    return JsonResponse(result.public(), status=200 if result.healthy else 503)
+
+
+def operator_only(view):
+    """Readable by an administrator's session, or by a monitoring system presenting
+    `Authorization: Bearer <MONITORING_TOKEN>` (Prometheus's `authorization` scrape setting).
+
+    Coordinators and providers are refused: worker names and queue depths are the operator's
+    business. With no MONITORING_TOKEN set, only administrators get in.
+    """
+
+    def wrapped(request, *args, **kwargs):
+        token = settings.MONITORING_TOKEN
+        header = request.headers.get("Authorization", "")
+        if token and header.startswith("Bearer "):
+            if hmac.compare_digest(header.removeprefix("Bearer ").encode(), token.encode()):
+                return view(request, *args, **kwargs)
+            return _unauthorized()
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            if user.is_active and role_of(user) is Role.ADMIN:
+                return view(request, *args, **kwargs)
+            return HttpResponse("Operators only.\n", status=403, content_type="text/plain")
+        return _unauthorized()
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _unauthorized() -> HttpResponse:
+    response = HttpResponse("Authentication required.\n", status=401, content_type="text/plain")
+    response["WWW-Authenticate"] = 'Bearer realm="aftercare-operations"'
+    return response
+
+
+@never_cache
+@require_GET
+@operator_only
+def health_detail(request):
+    """The public report plus ticks, worker heartbeats and queue depths (backend.core.health)."""
+    body = health_checks.detail()
+    return JsonResponse(body, status=503 if body.get("failed") else 200)
+
+
+@never_cache
+@require_GET
+@operator_only
+def metrics_view(request):
+    """Prometheus text exposition (backend.core.metrics)."""
+    payload, content_type = metrics.exposition()
+    return HttpResponse(payload, content_type=content_type)
