@@ -151,7 +151,8 @@ class Sampler:
                 if conn is None or conn.closed:
                     conn = self.pg.connect(timeout=2)
                 servers = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.db,)
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = %s",
+                    (self.db, APP_ROLE),
                 ).fetchone()[0]
                 self.server_peak = max(self.server_peak, servers)
                 if self.bouncer is None:
@@ -248,9 +249,8 @@ class Bench:
             f"{time.monotonic() - started:.1f} s")  # fmt: skip
 
     def teardown(self) -> None:
-        for proc in self.procs:
-            with contextlib.suppress(Exception):
-                proc.stop()
+        with contextlib.suppress(Exception):
+            stop_all(self.procs)
         with contextlib.suppress(Exception):
             self.bouncer.stop()
         with contextlib.suppress(Exception):
@@ -348,8 +348,7 @@ class Bench:
             self.leak = session_setting_leaks(
                 self.bouncer, db, "synchronous_commit", self.bouncer.pool_size
             )
-        for proc in procs:
-            proc.stop()
+        stop_all(procs)
         seen.extend(reader.poll(time.time()))
         self.measure(db, result, seen, started, procs)
         result.clients_peak, result.server_peak = sampler.clients_peak, sampler.server_peak
@@ -393,6 +392,25 @@ class Bench:
         if first:
             result.elapsed_s = max(first.values()) - started
             result.per_s = result.sent / result.elapsed_s if result.elapsed_s > 0 else 0.0
+
+
+def stop_all(procs: list[Proc], grace_s: float = 15) -> None:
+    """SIGTERM every process group at once (a warm shutdown each), then SIGKILL what is left:
+    Proc.stop one by one would take a grace period per host."""
+    for proc in procs:
+        if proc.popen is not None:
+            proc.expected_exit = True
+            proc.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        if proc.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(max(0.1, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.popen is not None:
+            proc.signal_group(signal.SIGKILL)  # the pool children too, whatever the parent did
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(10)
 
 
 def machine() -> str:
@@ -467,7 +485,9 @@ def main() -> int:
                     "max_connections clients (8; 0: skip)")  # fmt: skip
     ap.add_argument("--direct", action="store_true",
                     help="also run the over-limit point straight at PostgreSQL")  # fmt: skip
-    ap.add_argument("--reminders", type=int, default=4000, help="rows per point (4000)")
+    ap.add_argument("--reminders", type=int, default=5000,
+                    help="rows per point (5000: 200 send tasks, a task for every pool process "
+                    "of the over-limit point)")  # fmt: skip
     ap.add_argument("--sms-share", type=float, default=0.2, help="share of texts (0.2)")
     ap.add_argument("--latency-ms", type=float, default=50.0, help="provider latency (50 ms)")
     ap.add_argument("--pool-size", type=int, default=30, help="PgBouncer default_pool_size (30)")
