@@ -300,6 +300,8 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts are warnings; every login's bookkeeping is not
+        # The Twilio SDK logs every API request's URL and headers at INFO: noise, and a risk.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
 

@@ -26,6 +26,7 @@ import uuid
 from contextvars import ContextVar
 
 from gunicorn.glogging import Logger as GunicornLogger
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 _TOKEN_IN_PATH = re.compile(r"(/(?:p|unsubscribe|calendar|patient/login)/)[^/\s?#\"']+")
@@ -99,6 +100,8 @@ class RedactingJsonFormatter(JsonFormatter):
         )
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level"})
         kwargs.setdefault("json_ensure_ascii", False)
+        # `trace` is the plain format's rendering of the two ids already in the object.
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "trace"])
         super().__init__(*args, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
