@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -516,3 +516,34 @@ def plan_cancel(
         # above is rendered when it is sent, so it carries a fresh one.
         patient_services.patient_revoke_links(patient=plan.patient)
     return PlanChangeResult(plan, sync)
+
+
+def finished_plans():
+    """Active plans with nothing left to happen: every item has its outcome (done, missed or
+    cancelled) and no reminder is waiting. Staff normally close these; backend.core.repair does
+    it for the ones left open."""
+    scheduled_items = PlanItem.objects.filter(plan=OuterRef("pk"), status=PlanItem.Status.SCHEDULED)
+    pending = Reminder.objects.filter(plan=OuterRef("pk"), status__in=Reminder.PENDING)
+    return TreatmentPlan.objects.filter(
+        Exists(PlanItem.objects.filter(plan=OuterRef("pk"))),
+        ~Exists(scheduled_items),
+        ~Exists(pending),
+        status=TreatmentPlan.Status.ACTIVE,
+    )
+
+
+@transaction.atomic
+def plan_complete(*, plan: TreatmentPlan, now: dt.datetime | None = None) -> PlanChangeResult:
+    """Close a course whose every item has its outcome. Refused, naming why, while an item is
+    still scheduled or a reminder still waits: completing would silently drop them."""
+    now = _now(now)
+    plan = _locked_plan(plan.pk)
+    _require_active(plan, "complete")
+    if plan.items.filter(status=PlanItem.Status.SCHEDULED).exists():
+        raise ValidationError({"status": "The plan still has scheduled items."})
+    if Reminder.objects.filter(plan=plan, status__in=Reminder.PENDING).exists():
+        raise ValidationError({"status": "The plan still has reminders waiting to go out."})
+    plan.status = TreatmentPlan.Status.COMPLETED
+    plan.notes = f"{plan.notes}\nCompleted {now:%Y-%m-%d}: every item has its outcome.".strip()
+    plan.save(update_fields=["status", "notes", "updated_at"])
+    return PlanChangeResult(plan, SyncResult())
