@@ -59,6 +59,11 @@ PROTOCOL_WEIGHTS = {
     "chronic-pain-infusion-series": 1,
 }
 WEEKS_BACK, WEEKS_AHEAD = 10, 3
+# Every other week first, then the weeks between: a provider's courses at one time of day start
+# two weeks apart before any start a week apart.
+WEEK_OFFSETS = (*range(-WEEKS_BACK, WEEKS_AHEAD + 1, 2), *range(1 - WEEKS_BACK, WEEKS_AHEAD + 1, 2))
+# The clinic-local times a provider's sessions start (opening hours 08:00 to 18:00).
+SESSION_TIMES = ("08:00", "10:30", "13:00", "15:30")
 BATCH = 5000
 # The password every seeded login has (a synthetic benchmark database, never a real one).
 NETWORK_PASSWORD = "aftercare-network"
@@ -69,10 +74,11 @@ class NetworkSize:
     clinics: int = 50
     patients: int = 100_000
     reminders: int = 1_000_000
-    providers_per_clinic: int = 8  # 3 prescribers, 3 therapists, 2 nurses
+    providers_per_clinic: int = 10  # 5 prescribers, 3 therapists, 2 nurses
     coordinators_per_clinic: int = 2
-    # Courses planned by the service layer per clinic and protocol (each starting another day).
-    templates_per_protocol: int = 2
+    # Courses planned by the service layer per clinic, protocol and session time.
+    templates_per_protocol: int = 1
+    session_times: tuple[str, ...] = SESSION_TIMES
 
 
 @dataclass
@@ -260,44 +266,52 @@ def _courses(
     seeded: NetworkSeeded,
 ) -> None:
     """Plan the clinic's templates through the service layer, then copy them, a course per
-    patient, until the clinic's share of reminders is reached."""
+    patient, until the clinic's share of reminders is reached.
+
+    A template is planned for each protocol at each of the session times (the engine's
+    ``session_time`` option, so its reminders follow from that time as they would for a real
+    course). A provider's j-th copy takes session time j mod T (of T) and week j // T of
+    WEEK_OFFSETS, so a provider's courses start at different times or in different weeks."""
     zone = ZoneInfo(clinic.time_zone)
     today = now.astimezone(zone).date()
-    unique = list(dict.fromkeys(protocols))
     patient_iter = iter(patients)
-    templates: dict[int, list[_Template]] = {}
+    templates: dict[tuple[int, int], list[_Template]] = {}
     made = 0
-    for protocol in unique:
-        for variant in range(size.templates_per_protocol):
-            patient = next(patient_iter, None)
-            if patient is None:
-                return
-            provider = staff.prescribers[(made + variant) % len(staff.prescribers)]
-            plan = services.plan_create(
-                patient=patient,
-                protocol=protocol,
-                provider=provider,
-                start_date=today + dt.timedelta(days=2 + 2 * variant),
-                now=now,
-            ).plan
-            template = _Template.of(plan)
-            templates.setdefault(protocol.pk, []).append(template)
-            made += len(template.reminders)
-            seeded.planned += 1
-            seeded.plans += 1
-            seeded.items += len(template.items)
-            seeded.reminders += len(template.reminders)
-    weeks = itertools.cycle(range(-WEEKS_BACK, WEEKS_AHEAD + 1))
+    planned = 0
+    for protocol in dict.fromkeys(protocols):
+        for slot, at in enumerate(size.session_times):
+            for _variant in range(size.templates_per_protocol):
+                patient = next(patient_iter, None)
+                if patient is None:
+                    return
+                plan = services.plan_create(
+                    patient=patient,
+                    protocol=protocol,
+                    provider=staff.providers[planned % len(staff.providers)],
+                    start_date=today + dt.timedelta(days=2 + planned % 7),
+                    options={"session_time": at},
+                    now=now,
+                ).plan
+                planned += 1
+                template = _Template.of(plan)
+                templates.setdefault((protocol.pk, slot), []).append(template)
+                made += len(template.reminders)
+                seeded.planned += 1
+                seeded.plans += 1
+                seeded.items += len(template.items)
+                seeded.reminders += len(template.reminders)
     mix = itertools.cycle(protocols)
     copies: list[tuple[Patient, _Template, Provider, int]] = []
     for n, patient in enumerate(patient_iter):
         if made >= reminder_target:
             break
-        choices = templates[next(mix).pk]
-        template = choices[n % len(choices)]
-        copies.append(
-            (patient, template, staff.prescribers[n % len(staff.prescribers)], next(weeks))
-        )
+        provider = staff.providers[n % len(staff.providers)]
+        j = n // len(staff.providers)  # the provider's j-th copied course
+        slot = j % len(size.session_times)
+        choices = templates[(next(mix).pk, slot)]
+        template = choices[j % len(choices)]
+        week = WEEK_OFFSETS[(j // len(size.session_times)) % len(WEEK_OFFSETS)]
+        copies.append((patient, template, provider, week))
         made += len(template.reminders)
     for chunk in _chunks(copies, 100):
         _copy(chunk, clinic, now, seeded)

@@ -32,7 +32,8 @@ class Command(BaseCommand):
             "--templates-per-protocol",
             type=int,
             default=defaults.templates_per_protocol,
-            help="Courses each clinic plans through the service layer per protocol; the rest "
+            help="Courses each clinic plans through the service layer per protocol and session "
+            "time; the rest "
             "are copies of them.",
         )
 
