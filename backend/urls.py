@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from backend.core.metrics import count_webhook
-from backend.core.views import health, health_detail, metrics_view
+from backend.core.views import health, health_detail, live, metrics_view
 from backend.plans import dashboard_views
 from backend.plans import views as plan_views
 from backend.reminders import receipts, webhooks
@@ -19,6 +19,7 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("health/live/", live, name="health-live"),  # load balancers: this process is up
     # Operators only (an administrator, or MONITORING_TOKEN as a bearer token).
     path("health/detail/", health_detail, name="health-detail"),
     path("metrics", metrics_view, name="metrics"),

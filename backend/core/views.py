@@ -27,6 +27,18 @@ def health(request):
     return JsonResponse(result.public(), status=200 if result.healthy else 503)
 
 
+@never_cache
+@require_GET
+def live(request):
+    """For load balancers and container health checks: this web process answers and reaches the
+    database. It does not judge the dispatcher, so a stopped sender never takes the patients'
+    pages out of rotation; /health/ is the check that pages a person about that."""
+    failure = health_checks.check_database()
+    if failure:
+        return JsonResponse({"status": "unavailable", "failed": [failure]}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
 def operator_only(view):
     """Readable by an administrator's session, or by a monitoring system presenting
     `Authorization: Bearer <MONITORING_TOKEN>` (Prometheus's `authorization` scrape setting).

@@ -59,7 +59,9 @@ MAY_SEE = {
     "deactivated provider": set(),
     "coordinator A": {"A"},
     "coordinator B": {"B"},
-    "admin": {"A", "B", "global"},  # "global": rows of no clinic (users, schedules, lockouts)
+    # "global": rows of no clinic (users, schedules, lockouts); "operator": /metrics and
+    # /health/detail/ (queue depths, worker names), for administrators and the monitoring token.
+    "admin": {"A", "B", "global", "operator"},
 }
 # Whose objects each role may open at a staff URL (admin or API object pages): a patient none,
 # though their own records (MAY_SEE) reach them through their own pages.
@@ -330,6 +332,8 @@ def _expand(route: str, sides, global_objects) -> list[tuple[str, str | None, st
             ("/i18n/setlang/?next=/p/forged-token/", None, None),
             ("/i18n/setlang/?next=https://elsewhere.example/", None, None),
         ]
+    if route in {"health/detail/", "metrics"}:
+        return [("/" + route, "operator", None)]
     if "<slug:esp>" in route:
         return [("/" + route.replace("<slug:esp>", "postmark"), None, None)]
     if "<" in route or "(" in route:

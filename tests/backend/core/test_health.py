@@ -170,3 +170,19 @@ def test_health_detail_explains_the_state_without_naming_anyone(client, settings
     text = response.content.decode()
     for private in (patient.first_name, patient.last_name, patient.email, str(patient.mobile)):
         assert private and private not in text
+
+
+@pytest.mark.django_db
+def test_liveness_ignores_the_dispatcher_so_a_stopped_sender_keeps_the_pages_up(
+    client, monkeypatch
+):
+    """Load balancers probe /health/live/: the sender being down must not take patients' pages
+    out of rotation (that is /health/'s alarm)."""
+    assert client.get("/health/").status_code == 503  # never ticked
+    assert client.get("/health/live/").json() == {"status": "ok"}
+
+    def broken_cursor(*args, **kwargs):
+        raise connection.Database.OperationalError("server closed the connection")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    assert client.get("/health/live/").status_code == 503
