@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 LOCKS  := requirements.lock requirements-dev.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 
-.PHONY: run test install messages lock browser lint format bench clean
+.PHONY: run test install messages lock browser lint format bench clean prod-check
 
 run: install
 	$(PY) -m backend.core.devstack
@@ -57,6 +57,11 @@ lock:
 	( echo "-r requirements.lock"; $(LOCK_VENV)/bin/pip freeze --exclude-editable | sort -f | \
 		grep -vxFf requirements.lock ) > requirements-dev.lock
 	rm -rf $(LOCK_VENV)
+
+# docker-compose.yml's services run natively with production settings against this machine's
+# PostgreSQL and Redis, then smoke-tested over HTTP (ops/prod_check.py, docs/production.md).
+prod-check: install
+	$(PY) -m ops.prod_check
 
 lint: install
 	$(VENV)/bin/ruff check .
