@@ -419,7 +419,11 @@ def machine() -> str:
          if ln.startswith("model name")),
         platform.processor(),
     )  # fmt: skip
-    return f"nproc {os.cpu_count()}, {model}, {platform.system()} {platform.release()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"nproc {os.cpu_count()}, {model}, {platform.system()} {platform.release()}; "
+        f"load average now {load} (other people's runs share the machine)"
+    )
 
 
 def fmt(value) -> str:
@@ -469,6 +473,7 @@ def report(results: list[Result], bench: Bench) -> int:
     figures["pgbouncer_duplicates_total"] = sum(r.duplicated for r in pooled)
     figures["pgbouncer_lost_total"] = sum(r.lost for r in pooled)
     figures["pooled_server_conns_left_with_synchronous_commit_off"] = off
+    figures["load_average_1m_at_end"] = round(os.getloadavg()[0], 1)
     for key, value in figures.items():
         print(f"{key}: {fmt(value)}")
     bad = any(r.errors or r.duplicated or r.lost or r.timed_out for r in pooled)

@@ -1,0 +1,1 @@
+"""Helpers for bench/load.py and bench/locustfile.py: seeding the clinic the load runs against."""
