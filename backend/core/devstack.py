@@ -10,6 +10,7 @@ worker that renders messages would fall back to the settings' :8000 whatever por
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,10 @@ def process_env(environ: dict[str, str]) -> dict[str, str]:
     env["WEB_PORT"] = port
     if not env.get("PUBLIC_BASE_URL", "").strip():
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    # /metrics sums every process's counters (send latency in the worker, receipts in the web)
+    # from this shared directory: prometheus_client's multiprocess mode (backend.core.metrics).
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
+    env.setdefault("MONITORING_TOKEN", "demo-monitoring-token")  # development only
     return env
 
 
@@ -48,6 +53,9 @@ def main() -> int:
     if not env.get("REDIS_URL"):
         redis = EmbeddedRedis(ROOT / "var" / "redis")
         env["REDIS_URL"] = redis.start()
+    metrics_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # a new run starts its counters at zero
+    metrics_dir.mkdir(parents=True, exist_ok=True)
     try:
         _manage("migrate", "--noinput", env=env)
         _manage("seed_demo", env=env)
@@ -59,6 +67,8 @@ def main() -> int:
             f"  provider dashboard:    http://127.0.0.1:{port}/provider/\n"
             f"  API docs:              http://127.0.0.1:{port}/api/v1/docs/\n"
             f"  health:                http://127.0.0.1:{port}/health/\n"
+            f"  metrics: curl -H 'Authorization: Bearer {env['MONITORING_TOKEN']}' "
+            f"http://127.0.0.1:{port}/metrics\n"
             "  demo logins (password aftercare-demo): coordinator, provider, patient\n"
             f"  broker: {env['REDIS_URL']}\n"
             f"  outgoing email and SMS: {ROOT / 'var' / 'outbox'} and this log\n"

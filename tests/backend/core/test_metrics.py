@@ -98,3 +98,34 @@ def test_metrics_name_no_patient(scrape, client):
     text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
     for private in (patient.first_name, patient.last_name, patient.email, str(patient.mobile)):
         assert private not in text
+
+
+def test_one_scrape_sums_what_every_process_of_the_host_counted(tmp_path):
+    """prometheus_client's multiprocess mode: a send worker's latency and a web process's
+    receipts, written by two processes, come out of a third's scrape."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DEBUG": "true"}
+    setup = "import django; django.setup(); from backend.core import metrics as m; "
+    for statement in (
+        "m.SEND_LATENCY.labels('sms').observe(0.2)",
+        "m.WEBHOOK_RECEIPTS.labels('twilio_inbound', '2xx').inc()",
+    ):
+        subprocess.run([sys.executable, "-c", setup + statement], env=env, cwd=ROOT, check=True)
+    scraper = (
+        setup + "from prometheus_client import CollectorRegistry, generate_latest, multiprocess; "
+        "r = CollectorRegistry(); multiprocess.MultiProcessCollector(r); "
+        "print(generate_latest(r).decode())"
+    )
+    text = subprocess.run(
+        [sys.executable, "-c", scraper], env=env, cwd=ROOT, check=True, capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    assert 'aftercare_send_latency_seconds_count{channel="sms"} 1.0' in text, text
+    assert 'aftercare_webhook_receipts_total{endpoint="twilio_inbound",status="2xx"} 1.0' in text, (
+        text
+    )
