@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -128,8 +129,21 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
         if text:
             notes.plan_note_add(plan=obj, text=text, author=request.user, now=timezone.now())
 
+    # A clinic network lists thousands of plans: the changelist counts the rows it filters (for
+    # its paginator) but not the whole table again for "n total".
+    show_full_result_count = False
+
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_items=Count("items"))
+        # The item count as a subquery per listed row, not a GROUP BY over every plan in scope:
+        # PostgreSQL evaluates it for the page's rows only, and the paginator's COUNT drops it.
+        items = (
+            PlanItem.objects.filter(plan=OuterRef("pk"))
+            .order_by()
+            .values("plan")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(_items=Coalesce(Subquery(items), Value(0)))
 
     @admin.display(description="Items", ordering="_items")
     def item_count(self, plan):
