@@ -816,6 +816,19 @@ def smoke(stack: Stack, checks: Checks, *, compose, long_running, where, mailbox
     stack.assert_alive()
 
 
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores, {model}, load average {load}"
+
+
 def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
 
@@ -853,6 +866,7 @@ def main() -> int:
             where = Relocation(port=free_port(), run_dir=run_dir)
             stack = Stack(env, run_dir)
             cleanup.callback(lambda: stopped.extend(stack.stop()))
+            say(started, f"machine: {machine()}")
             say(started, f"database {database_url.rsplit('/', 1)[1]}, Redis {redis_url}")
             say(
                 started,
