@@ -3,6 +3,8 @@ skewed clock or a second beat costs the outbox, counted on the provider's side a
 
 Run: .venv/bin/python bench/faults.py       (as root: the private PostgreSQL runs as `postgres`)
      .venv/bin/python bench/faults.py --scenarios baseline,pg_clean_restart --reminders 200
+     .venv/bin/python bench/faults.py --quick --only dispatcher_down,clock_ahead_10min
+                                                 (--quick: 100 rows, a 30 s dispatcher outage)
      .venv/bin/python bench/faults.py --code HEAD~3   (measure another commit: `git archive` into a
                                                   temporary directory; the bench itself stays)
 The code measured is copied first (by default the working tree as it is at the start), so edits
@@ -37,8 +39,10 @@ Per scenario (table, then `name: value` lines last):
   lost        due, never accepted by the provider, and still not in a final status at the end
   unsent      final but never sent (skipped / expired / failed: should be 0 here)
   late_p99_s / late_max_s  lateness (first provider acceptance - send_at), the bench's clock
-  early       sent more than 1 s before send_at
+  early       sent more than 1 s before send_at; early_max_s the earliest, before send_at
   delayed     sent more than --late-s after send_at
+  fault_due / fault_sent_once  (dispatcher_down) rows that fell due while no dispatcher ran,
+              and how many of them the provider accepted exactly once
   resume_s    fault end -> the provider's first acceptance after it
   recovery_s  fault end -> the last acceptance of a reminder more than --late-s late (the backlog
               the fault caused has drained); inf if a row was never sent
@@ -52,7 +56,12 @@ empty); pg_clean_restart (pg_ctl stop -m fast, --outage s, start); pg_crash_rest
 -m immediate, --outage s, start: crash recovery); skew_dispatcher, skew_sender, skew_beat (that
 process's clock --skew seconds ahead through libfaketime; skew_sender skews one send worker);
 skew_beat_behind (beat's clock --skew seconds behind), and on request skew_dispatcher_behind,
-skew_sender_behind; two_beats (two beats and two dispatcher workers).
+skew_sender_behind; two_beats (two beats and two dispatcher workers); dispatcher_down (the
+dispatcher worker SIGKILLed right after a send and left down --dispatcher-down s, 5 minutes,
+while rows keep falling due through the outage, then started again: recovery_s counts from that
+restart); clock_ahead_10min (a worker host 10 minutes ahead: the dispatcher and every send worker
+under libfaketime +600 s, beat and the database on time; the outbox documents that a skewed clock
+sends early or late by the skew, never twice, so `early` is expected and duplicates/lost are not).
 
 Exit status 1 if any reminder was lost, 2 on a bench error.
 """
@@ -97,8 +106,13 @@ ALL_SCENARIOS = (
     "skew_beat",
     "skew_beat_behind",
     "two_beats",
+    "dispatcher_down",
+    "clock_ahead_10min",
 )
 MORE_SCENARIOS = ("skew_dispatcher_behind", "skew_sender_behind")
+# --quick: a development run in a few minutes (the figures come from a full run).
+QUICK = {"reminders": 100, "window": 10.0, "fault_at": 4.0, "dispatcher_down": 30.0,
+         "max_wait": 120.0}  # fmt: skip
 
 
 def log(msg: str) -> None:
@@ -295,9 +309,10 @@ class Proc:
 @dataclass
 class Scenario:
     name: str
-    fault: str | None = None  # kill | redis | pg_fast | pg_immediate
-    skewed: str | None = None  # dispatcher | sender | beat
+    fault: str | None = None  # kill | redis | pg_fast | pg_immediate | dispatcher_down
+    skewed: tuple[str, ...] = ()  # dispatcher | sender (one) | senders (all) | beat
     skew_sign: int = 1  # +1: that clock --skew seconds ahead; -1: behind
+    skew_s: int | None = None  # this scenario's own offset instead of --skew
     beats: int = 1
     dispatchers: int = 1
 
@@ -308,13 +323,22 @@ SCENARIOS = {
     "redis_restart": Scenario("redis_restart", fault="redis"),
     "pg_clean_restart": Scenario("pg_clean_restart", fault="pg_fast"),
     "pg_crash_restart": Scenario("pg_crash_restart", fault="pg_immediate"),
-    "skew_dispatcher": Scenario("skew_dispatcher", skewed="dispatcher"),
-    "skew_sender": Scenario("skew_sender", skewed="sender"),
-    "skew_beat": Scenario("skew_beat", skewed="beat"),
-    "skew_beat_behind": Scenario("skew_beat_behind", skewed="beat", skew_sign=-1),
-    "skew_dispatcher_behind": Scenario("skew_dispatcher_behind", skewed="dispatcher", skew_sign=-1),
-    "skew_sender_behind": Scenario("skew_sender_behind", skewed="sender", skew_sign=-1),
+    "skew_dispatcher": Scenario("skew_dispatcher", skewed=("dispatcher",)),
+    "skew_sender": Scenario("skew_sender", skewed=("sender",)),
+    "skew_beat": Scenario("skew_beat", skewed=("beat",)),
+    "skew_beat_behind": Scenario("skew_beat_behind", skewed=("beat",), skew_sign=-1),
+    "skew_dispatcher_behind": Scenario(
+        "skew_dispatcher_behind", skewed=("dispatcher",), skew_sign=-1
+    ),
+    "skew_sender_behind": Scenario("skew_sender_behind", skewed=("sender",), skew_sign=-1),
     "two_beats": Scenario("two_beats", beats=2, dispatchers=2),
+    # The issue's two: the dispatcher gone for --dispatcher-down seconds (5 minutes) while rows
+    # keep falling due, then started again; and a worker host whose clock is 10 minutes ahead
+    # (the dispatcher and every send worker; beat and the database on the right time).
+    "dispatcher_down": Scenario("dispatcher_down", fault="dispatcher_down"),
+    "clock_ahead_10min": Scenario(
+        "clock_ahead_10min", skewed=("dispatcher", "senders"), skew_s=600
+    ),
 }
 
 
@@ -333,6 +357,9 @@ class Result:
     late_p99_s: float = 0.0
     late_max_s: float = 0.0
     early: int = 0
+    early_max_s: float = 0.0
+    fault_due: int | None = None
+    fault_sent_once: int | None = None
     delayed: int = 0
     resume_s: float | None = None
     recovery_s: float | None = None
@@ -356,7 +383,11 @@ class Result:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("duplicated_sms",):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("late_p99_s", "late_max_s", "resume_s", "recovery_s"):
+        for name in ("fault_due", "fault_sent_once"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs + (mine or 0))
+        for name in ("late_p99_s", "late_max_s", "early_max_s", "resume_s", "recovery_s"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if theirs is not None:
                 setattr(self, name, theirs if mine is None else max(mine, theirs))
@@ -392,7 +423,7 @@ class Bench:
             FAULTS_PROVIDER_LOG=str(provider_log),
             FAULTS_SEND_LATENCY_MS=str(self.o.latency_ms),
             OUTBOX_DIR=str(self.tmp / "outbox"),
-            LOG_LEVEL="WARNING",
+            LOG_LEVEL="INFO",  # the workers' " ready." line (Celery logs through LOGGING)
             PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join([str(self.code), str(BENCH)]),
             PATH=f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -451,7 +482,7 @@ class Bench:
         skew_env = {
             **env,
             "LD_PRELOAD": str(FAKETIME_LIB),
-            "FAKETIME": f"{sc.skew_sign * self.o.skew:+d}s",
+            "FAKETIME": f"{sc.skew_sign * (sc.skew_s or self.o.skew):+d}s",
             "FAKETIME_DONT_RESET": "1",
         }
 
@@ -471,18 +502,26 @@ class Bench:
                 "django_celery_beat.schedulers:DatabaseScheduler", "--loglevel", "INFO",
                 "--pidfile", str(logdir / f"beat{i}.pid"),
             ]  # fmt: skip
-            skewed = sc.skewed == "beat" and i == 0
+            skewed = "beat" in sc.skewed and i == 0
             procs.append(Proc(f"beat{i}", args, skew_env if skewed else env, self.code, logdir))
         for i in range(sc.dispatchers):
-            skewed = sc.skewed == "dispatcher" and i == 0
+            skewed = "dispatcher" in sc.skewed and i == 0
             procs.append(worker(f"dispatcher{i}", "dispatch", 1, skewed))
         for i in range(self.o.send_workers):
-            skewed = sc.skewed == "sender" and i == 0
+            skewed = "senders" in sc.skewed or ("sender" in sc.skewed and i == 0)
             procs.append(worker(f"sender{i}", "send", self.o.send_concurrency, skewed))
         return procs
 
+    def window_for(self, sc: Scenario) -> float:
+        """Rows fall due over --window seconds; with the dispatcher down for minutes they keep
+        falling due through the whole outage and a little after it."""
+        if sc.fault == "dispatcher_down":
+            return max(self.o.window, self.o.fault_at + self.o.dispatcher_down + 10.0)
+        return self.o.window
+
     def run(self, sc: Scenario, run: int = 0) -> Result:
         o = self.o
+        window = self.window_for(sc)
         result = Result(sc.name)
         wall_started = time.monotonic()
         db = f"faults_{sc.name}"
@@ -523,11 +562,10 @@ class Bench:
                     not_after = now() + interval '3 hours'
                 WHERE key LIKE 'fault-%%'
                 """,
-                (lead, o.window, o.reminders),
+                (lead, window, o.reminders),
             )
-            db_now = conn.execute("SELECT extract(epoch FROM now())::float8").fetchone()[0]
         t0 = time.time() + lead  # the first row's send_at, on this process's (unskewed) clock
-        log(f"{sc.name}: {o.reminders} reminders fall due over {o.window:.0f} s")
+        log(f"{sc.name}: {o.reminders} reminders fall due over {window:.0f} s")
 
         seen: list[tuple[float, str, str, int]] = []  # (stamp, channel, reminder id, pgid)
         reader = ProviderReader(provider_log)
@@ -537,7 +575,7 @@ class Bench:
         check_conn = None
         last_check, pending = 0.0, None
         settled_since = None
-        end_by = t0 + o.window + o.max_wait
+        end_by = t0 + window + o.max_wait
         while True:
             now = time.time()
             seen.extend(reader.poll(now))
@@ -561,7 +599,7 @@ class Bench:
                         check_conn.close()
                     check_conn = None
             done_faulting = not sc.fault or fault.done.is_set()
-            if done_faulting and now > t0 + o.window and pending == 0:
+            if done_faulting and now > t0 + window and pending == 0:
                 settled_since = settled_since or now
                 if now - settled_since >= o.settle:
                     break
@@ -582,14 +620,14 @@ class Bench:
             raise RuntimeError(f"{sc.name}: fault injection failed: {fault.error}")
         result.killed = fault.killed
         result.restarts += fault.killed
-        self.measure(sc, db, result, seen, t0, db_now, fault.fault_end)
+        self.measure(sc, db, result, seen, t0, fault.fault_start, fault.fault_end)
         result.wall_s = time.monotonic() - wall_started
         if not o.keep:
             with self.pg.connect() as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {db}")
         return result
 
-    def measure(self, sc, db, result, seen, t0, db_now, fault_end) -> None:
+    def measure(self, sc, db, result, seen, t0, fault_start, fault_end) -> None:
         with self.pg.connect(db) as conn:
             rows = conn.execute(
                 "SELECT id, status, extract(epoch FROM send_at)::float8 FROM reminders_reminder "
@@ -628,7 +666,13 @@ class Bench:
             result.late_p99_s = values[min(len(values) - 1, math.ceil(0.99 * len(values)) - 1)]
             result.late_max_s = values[-1]
             result.early = sum(1 for v in values if v < -1.0)
+            result.early_max_s = max(0.0, -values[0])
             result.delayed = sum(1 for v in values if v > self.o.late_s)
+        if sc.fault == "dispatcher_down" and fault_start is not None and fault_end is not None:
+            # The rows that fell due while no dispatcher ran: each must reach the provider once.
+            during = [str(r[0]) for r in rows if fault_start <= r[2] + offset < fault_end]
+            result.fault_due = len(during)
+            result.fault_sent_once = sum(1 for rid in during if copies[rid] == 1)
         if fault_end is not None:
             after = [stamp for stamp, *_ in seen if stamp >= fault_end]
             result.resume_s = (min(after) - fault_end) if after else None
@@ -668,6 +712,7 @@ class FaultRunner:
     def __init__(self, bench: Bench, sc: Scenario, procs, reader: ProviderReader, at: float):
         self.bench, self.sc, self.procs, self.at = bench, sc, procs, at
         self.done = threading.Event()
+        self.fault_start: float | None = None
         self.fault_end: float | None = None
         self.error: str | None = None
         self.killed = 0
@@ -682,6 +727,7 @@ class FaultRunner:
         try:
             time.sleep(max(0.0, self.at - time.time()))
             getattr(self, f"_{self.sc.fault}")()
+            self.fault_start = self.fault_start or self.fault_end
         except Exception as exc:  # reported by the main loop
             self.error = repr(exc)
             self.fault_end = self.fault_end or time.time()
@@ -748,6 +794,26 @@ class FaultRunner:
         self.fault_end = time.time()
         log(f"{self.sc.name}: PostgreSQL accepting connections again")
 
+    def _dispatcher_down(self) -> None:
+        """SIGKILL every dispatcher worker (its process group) right after a send and keep it down
+        for --dispatcher-down seconds while beat keeps queueing ticks, then start it again (what
+        a supervisor or an operator does). The time to recover counts from that restart."""
+        down = self.bench.o.dispatcher_down
+        dispatchers = [p for p in self.procs if p.name.startswith("dispatcher")]
+        when = "right after a send" if self.next_send() else "no send seen in 30 s"
+        for proc in dispatchers:
+            self.replacing.add(proc.name)
+            proc.kill()
+            self.killed += 1
+        self.fault_start = time.time()
+        log(f"{self.sc.name}: SIGKILL the dispatcher, down for {down:.0f} s ({when})")
+        time.sleep(down)
+        for proc in dispatchers:
+            proc.start()
+            self.replacing.discard(proc.name)
+        self.fault_end = time.time()
+        log(f"{self.sc.name}: dispatcher started again")
+
     def _pg_fast(self) -> None:
         self._pg("fast")
 
@@ -769,7 +835,8 @@ def fmt(value) -> str:
 COLUMNS = [
     *("due", "sent", "duplicated", "duplicated_sms", "provider", "db_sends", "db_gap"),
     *("sent_rows", "lost"),
-    *("unsent", "late_p99_s", "late_max_s", "early", "delayed", "resume_s", "recovery_s"),
+    *("unsent", "late_p99_s", "late_max_s", "early", "early_max_s", "delayed"),
+    *("fault_due", "fault_sent_once", "resume_s", "recovery_s"),
     *("restarts", "wall_s"),
 ]
 
@@ -822,6 +889,16 @@ def report(results: list[Result], opts, leases) -> dict[str, object]:
         figures["clock_skew_early"] = sum(r.early for r in skews)
     if "two_beats" in by:
         figures["two_beats_duplicates"] = by["two_beats"].duplicated
+    if "dispatcher_down" in by:
+        r = by["dispatcher_down"]
+        figures["dispatcher_down_s"] = opts.dispatcher_down
+        figures["dispatcher_down_due_during_outage"] = r.fault_due
+        figures["dispatcher_down_sent_once_during_outage"] = r.fault_sent_once
+        figures["dispatcher_down_recovery_s"] = r.recovery_s
+    if "clock_ahead_10min" in by:
+        r = by["clock_ahead_10min"]
+        figures["clock_ahead_10min_early"] = r.early
+        figures["clock_ahead_10min_early_max_s"] = r.early_max_s
     figures["db_provider_gap_total"] = sum(abs(r.db_gap) for r in results)
     figures["lost_total"] = sum(r.lost for r in results)
     figures["duplicates_total"] = sum(r.duplicated for r in results)
@@ -856,6 +933,25 @@ def report(results: list[Result], opts, leases) -> dict[str, object]:
             goals.append((f"{n}_recovery_s <= 60", rec is not None and rec <= 60))
     if skews:
         goals.append(("clock_skew_duplicates == 0", figures["clock_skew_duplicates"] == 0))
+    if "dispatcher_down" in by:
+        r = by["dispatcher_down"]
+        goals.append(("dispatcher_down_duplicates == 0", r.duplicated == 0))
+        goals.append(
+            (
+                "dispatcher_down: every row due during the outage sent exactly once",
+                r.fault_due is not None and r.fault_sent_once == r.fault_due,
+            )
+        )
+        goals.append(
+            (
+                "dispatcher_down_recovery_s <= 60 (from the restart)",
+                r.recovery_s is not None and r.recovery_s <= 60,
+            )
+        )
+    if "clock_ahead_10min" in by:
+        r = by["clock_ahead_10min"]
+        goals.append(("clock_ahead_10min_duplicates == 0", r.duplicated == 0))
+        goals.append(("clock_ahead_10min_lost == 0", r.lost == 0))
     goals.append(("lost_total == 0", figures["lost_total"] == 0))
     print("goals (#16):")
     for name, ok in goals:
@@ -894,7 +990,7 @@ def code_snapshot(ref: str, into: Path) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS),
+    ap.add_argument("--scenarios", "--only", default=",".join(ALL_SCENARIOS),
                     help="comma-separated (default: all but " + ", ".join(MORE_SCENARIOS)
                     + "), from: " + ", ".join(ALL_SCENARIOS + MORE_SCENARIOS))  # fmt: skip
     ap.add_argument("--reminders", type=int, default=300, help="rows per scenario (300)")
@@ -907,6 +1003,18 @@ def main() -> int:
                     "worst (1)")  # fmt: skip
     ap.add_argument("--kills", type=int, default=1, help="send workers SIGKILLed (1)")
     ap.add_argument("--skew", type=int, default=120, help="clock offset, seconds (+120)")
+    ap.add_argument(
+        "--dispatcher-down",
+        type=float,
+        default=300.0,
+        help="dispatcher_down: the dispatcher stays killed this long (300 s)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a development run: --reminders 100 --window 10 --fault-at 4 "
+        "--dispatcher-down 30 --max-wait 120 (explicit options still win)",
+    )
     ap.add_argument("--latency-ms", type=float, default=50.0, help="provider latency (50 ms)")
     ap.add_argument("--send-workers", type=int, default=3, help="send worker processes (3)")
     ap.add_argument("--send-concurrency", type=int, default=1, help="pool size of each (1)")
@@ -924,6 +1032,13 @@ def main() -> int:
                     "or a git ref (git archive)")  # fmt: skip
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
     opts = ap.parse_args()
+    if opts.quick:
+        given = set(sys.argv[1:])
+        for flag, value in QUICK.items():
+            if f"--{flag.replace('_', '-')}" not in given and not any(
+                a.startswith(f"--{flag.replace('_', '-')}=") for a in given
+            ):
+                setattr(opts, flag, value)
     names = [n.strip() for n in opts.scenarios.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
