@@ -196,7 +196,7 @@ def stack_env(
     unlisted = set(local) - set(example)
     if unlisted:
         raise StackError(f".env.example does not list {sorted(unlisted)}")
-    env = {k: os.environ[k] for k in ("HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
+    env = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TMPDIR") if k in os.environ}
     env.update(example)
     env.update(local)
     closed = f"http://127.0.0.1:{closed_port()}"
@@ -204,6 +204,7 @@ def stack_env(
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         PYTHONUNBUFFERED="1",
         HOSTNAME=socket.gethostname(),
+        HOME=str(run_dir),  # gunicorn's control socket and any dotfile stay in this run
         STATIC_ROOT=str(run_dir / "static"),
         HTTP_PROXY=closed,
         HTTPS_PROXY=closed,
@@ -235,6 +236,7 @@ class Process:
     argv: list[str]
     popen: subprocess.Popen
     log: Path
+    one_shot: bool = False  # expected to exit (a build step); long-running ones must not
 
     def tail(self, lines: int = 25) -> str:
         try:
@@ -271,7 +273,9 @@ class Stack:
             raise StackError(f"{name} exited with {result.returncode}:\n{output[-3000:]}")
         return output
 
-    def start(self, name: str, argv: list[str], *, extra_env: dict | None = None) -> Process:
+    def start(
+        self, name: str, argv: list[str], *, extra_env: dict | None = None, one_shot: bool = False
+    ) -> Process:
         log = self.run_dir / f"{name}.log"
         out = log.open("w")
         popen = subprocess.Popen(
@@ -279,7 +283,7 @@ class Stack:
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         out.close()
-        process = Process(name, argv, popen, log)
+        process = Process(name, argv, popen, log, one_shot)
         self.processes.append(process)
         return process
 
@@ -296,8 +300,9 @@ class Stack:
     def assert_alive(self) -> None:
         for process in self.processes:
             code = process.popen.poll()
-            if code is not None:
-                raise StackError(f"{process.name} exited with {code}:\n{process.tail(40)}")
+            if code is not None and not process.one_shot:
+                last = process.tail(1).split("| ", 1)[-1].strip()
+                raise StackError(f"{process.name} exited with {code} ({last}):\n{process.tail(40)}")
 
     def stop(self, grace_s: float = 20) -> list[str]:
         """SIGTERM to every process group (warm shutdown), SIGKILL to what is left after grace."""
@@ -453,7 +458,7 @@ def exclusive_lock(started: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
+def throwaway_database(admin_url: str, started: float) -> Iterator[str]:
     """A fresh database next to `admin_url`'s, dropped at the end (connections and all)."""
     name = f"{DB_PREFIX}{int(time.time())}_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -470,10 +475,11 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        say(started, f"dropped database {name}")
 
 
 @contextlib.contextmanager
-def own_redis_database(url: str) -> Iterator[str]:
+def own_redis_database(url: str, started: float) -> Iterator[str]:
     """The one Redis database this run may use, emptied before and after (never database 0)."""
     client = redis.Redis.from_url(url)
     if client.connection_pool.connection_kwargs.get("db", 0) == 0:
@@ -485,6 +491,7 @@ def own_redis_database(url: str) -> Iterator[str]:
     finally:
         with contextlib.suppress(redis.RedisError):
             client.flushdb()
+            say(started, f"emptied Redis {url}")
         client.close()
 
 
@@ -499,8 +506,12 @@ def next_weekday(days: int) -> dt.date:
 class Checks:
     started: float
     failures: list[str] = field(default_factory=list)
+    stack: Stack | None = None
 
     def run(self, name: str, check: Callable[[], str]) -> None:
+        """Record one check's pass or failure; a process that died stops the run (StackError)."""
+        if self.stack:
+            self.stack.assert_alive()
         began = time.monotonic()
         try:
             detail = check()
@@ -716,6 +727,30 @@ def check_reminder_sent(
     )
 
 
+def check_no_errors_logged(stack: Stack) -> str:
+    """No server error answered and nothing logged at ERROR or above, in any process."""
+    found = []
+    lines = 0
+    for process in stack.processes:
+        for line in process.log.read_text(errors="replace").splitlines():
+            lines += 1
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if line.startswith("Traceback"):
+                    found.append(f"{process.name}: {line}")
+                continue
+            if not isinstance(record, dict):
+                continue
+            if record.get("level") in ("ERROR", "CRITICAL"):
+                found.append(f"{process.name}: {record.get('name')}: {record.get('message')}")
+            elif str(record.get("status", "")).startswith("5"):
+                found.append(f"{process.name}: {record.get('status')} {record.get('path')}")
+    if found:
+        raise CheckFailed(f"{len(found)} error lines, first: " + " | ".join(found[:3]))
+    return f"no 5xx answered, nothing at ERROR in {lines} log lines"
+
+
 def check_compose_healthchecks(
     compose: dict, names: list[str], where: Relocation, env: dict[str, str]
 ) -> str:
@@ -813,6 +848,7 @@ def smoke(stack: Stack, checks: Checks, *, compose, long_running, where, mailbox
         "compose health checks",
         lambda: check_compose_healthchecks(compose, long_running, where, stack.env),
     )
+    checks.run("logs", lambda: check_no_errors_logged(stack))
     stack.assert_alive()
 
 
@@ -843,17 +879,16 @@ def main() -> int:
     # A CI timeout's SIGTERM unwinds through every cleanup below, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     checks = Checks(started)
-    stopped: list[str] = []
     stack: Stack | None = None
     with contextlib.ExitStack() as cleanup:
         try:
             cleanup.enter_context(exclusive_lock(started))
             run_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="prodcheck-")))
             database_url = cleanup.enter_context(
-                throwaway_database(os.environ.get("PRODCHECK_POSTGRES", DEFAULT_POSTGRES))
+                throwaway_database(os.environ.get("PRODCHECK_POSTGRES", DEFAULT_POSTGRES), started)
             )
             redis_url = cleanup.enter_context(
-                own_redis_database(os.environ.get("PRODCHECK_REDIS_URL", DEFAULT_REDIS))
+                own_redis_database(os.environ.get("PRODCHECK_REDIS_URL", DEFAULT_REDIS), started)
             )
             mailbox = Mailbox()
             mailbox.controller.start()
@@ -864,8 +899,8 @@ def main() -> int:
                 run_dir=run_dir, monitoring_token=monitoring_token,
             )  # fmt: skip
             where = Relocation(port=free_port(), run_dir=run_dir)
-            stack = Stack(env, run_dir)
-            cleanup.callback(lambda: stopped.extend(stack.stop()))
+            stack = checks.stack = Stack(env, run_dir)
+            cleanup.callback(lambda: say(started, f"stopped: {', '.join(stack.stop())}"))
             say(started, f"machine: {machine()}")
             say(started, f"database {database_url.rsplit('/', 1)[1]}, Redis {redis_url}")
             say(
@@ -881,7 +916,8 @@ def main() -> int:
             building = []
             for number, step in enumerate(dockerfile_manage_steps()):
                 extra, argv = split_env_prefix(step)
-                building.append((step, stack.start(f"build-{number}", argv, extra_env=extra)))
+                build = stack.start(f"build-{number}", argv, extra_env=extra, one_shot=True)
+                building.append((step, build))
             for name in one_shot:
                 argv = where.argv(compose["services"][name]["command"])
                 began = time.monotonic()
@@ -904,14 +940,14 @@ def main() -> int:
                 mailbox=mailbox, database_url=database_url, monitoring_token=monitoring_token,
                 run_dir=run_dir, password=password,
             )  # fmt: skip
-        except (StackError, CheckFailed) as exc:  # nothing after this can be checked
-            checks.failures.append(f"stack: {exc}")
+        except (StackError, CheckFailed, psycopg.Error, redis.RedisError) as exc:
+            # Nothing after this can be checked.
+            checks.failures.append(f"stack: {exc.__class__.__name__}: {exc}")
             say(started, f"FAILED stack: {exc}")
             for process in stack.processes if stack else []:
-                print(process.tail(), flush=True)
+                print(process.tail(8), flush=True)
         except KeyboardInterrupt:
             checks.failures.append("stack: interrupted")
-    say(started, f"stopped: {', '.join(stopped) or 'nothing'}; database dropped, Redis emptied")
     elapsed = time.monotonic() - started
     if elapsed > BUDGET_S:  # said, not failed: a loaded machine is slow, not broken
         print(f"prod-check took {elapsed:.0f} s, more than the {BUDGET_S} s it should (load?)")

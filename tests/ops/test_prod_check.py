@@ -79,3 +79,25 @@ def test_a_variable_missing_from_env_example_fails_the_run(tmp_path, monkeypatch
             run_dir=Path(tmp_path),
             monitoring_token="t",
         )
+
+
+def test_an_error_in_any_process_log_fails_the_logs_check(tmp_path):
+    def stack_with(line: str) -> prod_check.Stack:
+        stack = prod_check.Stack(env={}, run_dir=tmp_path)
+        log = tmp_path / "worker.log"
+        log.write_text(
+            '{"level": "INFO", "name": "celery", "message": "ready"}\n'
+            + line
+            + "\n - ** ---------- [config]\n"
+        )
+        stack.processes.append(prod_check.Process("worker", [], popen=None, log=log))
+        return stack
+
+    assert "nothing at ERROR" in prod_check.check_no_errors_logged(stack_with(""))
+    for bad in (
+        '{"level": "ERROR", "name": "backend.reminders", "message": "send failed"}',
+        '{"level": "INFO", "name": "gunicorn.access", "status": "500", "path": "/api/v1/plans/"}',
+        "Traceback (most recent call last):",
+    ):
+        with pytest.raises(prod_check.CheckFailed, match="1 error lines"):
+            prod_check.check_no_errors_logged(stack_with(bad))
