@@ -32,8 +32,10 @@ Per point, printed as a table and then as `name: value` lines last:
   vs_1           per_s against the 1-process point of the same run
   clients_peak   client connections PgBouncer held at once (sampled every 0.25 s)
   server_peak    connections PostgreSQL had for the point's database at once
-  errors         ERROR/CRITICAL lines and tracebacks in the workers' logs + failed delivery
-                 attempts + rows that ended failed/skipped/expired + PgBouncer errors
+  errors         ERROR/CRITICAL log records of the workers (a failed task is one) + failed
+                 delivery attempts + rows that ended failed/skipped/expired + PgBouncer errors
+  too_many_clients  those of the workers' error records that are PostgreSQL's "sorry, too many
+                 clients already"
   duplicated     provider-side copies beyond the first (patients who got one twice)
   db_gap         provider acceptances - successful DeliveryAttempt rows
   lost           due, never accepted by the provider, not final at the end
@@ -83,7 +85,8 @@ from bench.scale_out_support.pgbouncer import PgBouncer, session_setting_leaks  
 APP_ROLE = "aftercare_c_app"
 TEMPLATE = "aftercare_c_template"
 FINAL = ("sent", "skipped", "expired", "failed", "cancelled")
-ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|too many clients")
+# One log record at ERROR or above (its traceback's lines follow it and are not counted again).
+ERROR_RECORD = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ")
 PG_MAX_CONNECTIONS = 100  # PostgreSQL's default
 
 
@@ -118,6 +121,7 @@ class Result:
     lost: int = 0
     errors: int = 0
     error_samples: tuple[str, ...] = ()
+    too_many_clients: int = 0
     per_s: float = 0.0
     elapsed_s: float = 0.0
     clients_peak: int = 0
@@ -383,7 +387,8 @@ class Bench:
         for proc in procs:
             for path in proc.logdir.glob(f"{proc.name}.*.log"):
                 samples += [ln for ln in path.read_text(errors="replace").splitlines()
-                            if ERROR_LINE.search(ln)]  # fmt: skip
+                            if ERROR_RECORD.search(ln)]  # fmt: skip
+        result.too_many_clients = sum("too many clients" in ln for ln in samples)
         bouncer_errors = [] if result.point.direct else self.bouncer.errors_logged()
         result.errors = len(samples) + by_success.get(False, 0) + unsent_final
         result.errors += len(bouncer_errors) - getattr(self, "_bouncer_errors_before", 0)
@@ -465,7 +470,8 @@ def report(results: list[Result], bench: Bench) -> int:
         figures[f"{key}_per_s"] = round(r.per_s, 1)
         if base and not r.point.direct and base.per_s:
             figures[f"{key}_vs_1_process"] = round(r.per_s / base.per_s, 2)
-        for name in ("clients_peak", "server_peak", "errors", "duplicated", "db_gap", "lost"):
+        for name in ("clients_peak", "server_peak", "errors", "too_many_clients", "duplicated",
+                     "db_gap", "lost"):  # fmt: skip
             figures[f"{key}_{name}"] = getattr(r, name)
     over = [r for r in pooled if r.clients_peak > bench.max_connections]
     figures["pgbouncer_points_over_max_connections"] = len(over)
