@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -87,6 +88,21 @@ class PlanNoteForm(forms.ModelForm):
         fields: list[str] = []
 
 
+class PlanChangeList(ChangeList):
+    """The plan list reads only what its columns show: a page is 100 plans, and each one's
+    protocol definition, engine options and notes (JSON and free text) would otherwise be read
+    and decoded to print a name."""
+
+    DEFERRED = (
+        *("notes", "options", "planning_notes"),
+        *("protocol__definition", "patient__preferred_weekdays", "patient__mobile"),
+        *("provider__mobile", "provider__user__password"),
+    )
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer(*self.DEFERRED)
+
+
 @admin.register(TreatmentPlan)
 class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     provider_field = "provider"
@@ -132,6 +148,9 @@ class TreatmentPlanAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
     # A clinic network lists thousands of plans: the changelist counts the rows it filters (for
     # its paginator) but not the whole table again for "n total".
     show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return PlanChangeList
 
     def get_queryset(self, request):
         # The item count as a subquery per listed row, not a GROUP BY over every plan in scope:
