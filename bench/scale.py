@@ -6,27 +6,31 @@ Run (PostgreSQL only: the network is too big for SQLite)::
     BENCH_DATABASE=aftercare_b2_network flock /tmp/bench.lock .venv/bin/python bench/scale.py
 
 BENCH_DATABASE names a database on BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432)
-that `manage.py seed_network` has filled; it is migrated (new index migrations apply) and read,
-never seeded again. Without it, a database named aftercare_bench_scale is dropped, created,
-migrated and seeded with the sizes in BENCH_CLINICS, BENCH_PATIENTS and BENCH_REMINDERS
-(defaults: the full network, about 17 minutes on this machine).
+that `manage.py seed_network` has filled; it is migrated (new migrations apply) and read, never
+seeded again. Without it, a database named aftercare_bench_scale is dropped, created, migrated
+and seeded with BENCH_CLINICS, BENCH_PATIENTS and BENCH_REMINDERS (defaults: the whole network;
+5 CPU-minutes, 17 minutes on this shared machine).
 
-Who reads: the busiest prescriber of the network (the most active plans; each clinic has 8
-providers, 3 of them prescribers, and 2 coordinators, about 2,000 patients), and a coordinator of
-the same clinic. Through Django's whole middleware stack in this process (django.test.Client,
-DEBUG off, sessions in the database as in production), each path BENCH_REQUESTS times (default
-200), in BENCH_ROUNDS alternating rounds (default 10) after a warm-up:
+Who reads: the busiest provider of the network (the most active plans; each clinic has 10
+providers, 5 prescribers, 3 therapists and 2 nurses, each responsible for some 25 courses, and 2
+coordinators, for 2,000 patients), and a coordinator of the same clinic. Through Django's whole
+middleware stack in this process (django.test.Client, DEBUG off, sessions in the database as in
+production; no gunicorn), each path BENCH_REQUESTS times (default 200) in BENCH_ROUNDS alternating
+rounds (default 10) after a warm-up:
 
 - bare: a login-required view answering a constant (the baseline),
 - provider_dashboard: GET /provider/ as the provider,
 - checkins_provider / checkins_coordinator: GET /api/v1/check-ins/upcoming/ (the next 14 days),
 - admin_plans / admin_plans_search: /admin/plans/treatmentplan/ as the coordinator, the default
-  page and ?q=<part of a patient's name>,
+  page (100 plans) and ?q=<part of a patient's name>,
 - admin_patients_search: /admin/patients/patient/?q=<part of a name> as the coordinator,
 - api_patients_search: /api/v1/patients/?name=<part of a name> as the coordinator.
 
-Prints each path's queries and rows, then, last, `name: value` lines: <path>_p50_ms, <path>_p95_ms
-and <path>_p95_vs_bare for each path, and the bare p50 and p95.
+BENCH_PATHS=a,b limits a development run to some paths. Prints each path's queries, bytes and
+rows listed, then, last, `name: value` lines: <path>_p50_ms, <path>_p95_ms, <path>_p95_vs_bare
+(wall clock) and <path>_cpu_p95_ms (this process's CPU time per request: the server's own work,
+which other programs on the machine slow down far less than the wall clock), and the bare
+view's. The machine line gives the load average around the timed rounds.
 """
 
 from __future__ import annotations
