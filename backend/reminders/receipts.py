@@ -19,6 +19,7 @@ from anymail import urls as anymail_urls
 from anymail.signals import EventType, tracking
 from anymail.utils import get_anymail_setting
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -26,9 +27,31 @@ from django.views.decorators.csrf import csrf_exempt
 from backend.reminders import outbox
 from backend.reminders.models import Reminder
 
+# A provider's body anymail cannot read (not UTF-8, not JSON, a list or null where an object
+# belongs, a field missing): anymail's parsers raise these, and anymail leaves them to become a
+# 500, which providers take as "try again later" and retry for days.
+MALFORMED_BODY = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def _refusing_malformed_bodies(view):
+    """anymail's view for one provider, answering 400 to a body it cannot parse (after its
+    authentication, which runs first and is unchanged). Errors in recording a parsed receipt
+    still answer 500, so the provider retries those."""
+
+    class View(view.view_class):
+        def parse_events(self, request):
+            try:
+                return super().parse_events(request)
+            except MALFORMED_BODY as error:
+                raise BadRequest(f"unreadable {self.esp_name} webhook body") from error
+
+    View.__name__ = View.__qualname__ = view.view_class.__name__
+    return View.as_view(**view.view_initkwargs)
+
+
 # anymail's tracking view for each provider, by its name in anymail ("postmark", "amazon_ses").
 TRACKING_VIEWS = {
-    pattern.name.removesuffix("_tracking_webhook"): pattern.callback
+    pattern.name.removesuffix("_tracking_webhook"): _refusing_malformed_bodies(pattern.callback)
     for pattern in anymail_urls.urlpatterns
     if pattern.name and pattern.name.endswith("_tracking_webhook")
 }
