@@ -53,6 +53,9 @@ NEUTRAL_SENDER = {"en": "Your care team", "es": "Su equipo de salud"}
 WHEN_FORMATS = {"en": ("D j M", "g:i A"), "es": (r"D j \d\e M", "G:i")}
 
 
+# A pure function of its arguments, and costly (a translation switch and two localised formats):
+# a session is named by every message about it, on both channels, so a worker keeps the words.
+@functools.lru_cache(maxsize=4096)
 def _when(value: dt.datetime, zone: str, language: str = "en") -> tuple[str, str, str]:
     """("Tue 3 Mar, 9:00 AM", "Tue 3 Mar", "9:00 AM") in the zone and language given."""
     local = value.astimezone(ZoneInfo(zone))
@@ -199,7 +202,7 @@ def build_context(
     if to_patient:
         # A patient's signed links go to that patient only: a provider who clicked one would act
         # as the patient (opt them out, see their schedule).
-        context["unsubscribe_url"] = links.unsubscribe_url(patient.pk)
+        context["unsubscribe_url"] = _unsubscribe_url(reminder)
         context["schedule_url"] = patient_link(links.patient_schedule_url(patient))
         crisis_lines = crisis.for_clinic(clinic.crisis_country, language)
         context["crisis_lines"], context["crisis_short"] = crisis_lines.lines, crisis_lines.short
@@ -259,6 +262,14 @@ def build_context(
         if reminder.flag_id is not None:
             context.update(_flag_context(reminder))
     return context
+
+
+def _unsubscribe_url(reminder: Reminder) -> str:
+    """The patient's unsubscribe link, made once per message: the words and the
+    List-Unsubscribe header carry the same one (memoised on the row, like `notice_sessions`)."""
+    if not hasattr(reminder, "unsubscribe_link"):
+        reminder.unsubscribe_link = links.unsubscribe_url(reminder.plan.patient_id)
+    return reminder.unsubscribe_link
 
 
 def _initials(patient) -> str:
@@ -363,7 +374,7 @@ def build_email(
     sender = sender_names(clinic, language)[0]
     headers = {}
     if reminder.audience == Reminder.Audience.PATIENT:
-        unsubscribe = links.unsubscribe_url(reminder.plan.patient_id)  # memoised per patient
+        unsubscribe = _unsubscribe_url(reminder)
         # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to this URL.
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -60,7 +60,16 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import Now
 from simple_history.utils import bulk_update_with_history
 
@@ -119,8 +128,14 @@ def send_lease() -> dt.timedelta:
 
 
 def _db_now_plus(delta: dt.timedelta):
-    """The database's clock plus `delta`, as an SQL expression (never the app server's clock)."""
-    return ExpressionWrapper(Now() + delta, output_field=DateTimeField())
+    """The database's clock plus `delta`, as an SQL expression (never the app server's clock).
+
+    The interval is typed up front (a DurationField value): the ORM then has no output type to
+    infer for it, which was a visible part of the Python cost of each worker-side UPDATE (the
+    SQL is the same)."""
+    return ExpressionWrapper(
+        Now() + Value(delta, output_field=DurationField()), output_field=DateTimeField()
+    )
 
 
 def at_provider() -> Q:
@@ -267,13 +282,10 @@ def begin_send(reminder: Reminder) -> bool:
     dispatcher takes or releases it. False means a cancel, a plan change or another worker got
     there first: do not send.
     """
+    fence = _db_now_plus(send_lease())
     started = Reminder.objects.filter(
         id=reminder.id, lease_token=reminder.lease_token, status=Status.QUEUED
-    ).update(
-        sending_until=_db_now_plus(send_lease()),
-        lease_expires_at=_db_now_plus(send_lease()),
-        attempts=F("attempts") + 1,
-    )
+    ).update(sending_until=fence, lease_expires_at=fence, attempts=F("attempts") + 1)
     if started:
         reminder.attempts += 1
     return bool(started)
