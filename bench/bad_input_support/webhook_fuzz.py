@@ -161,11 +161,11 @@ class Runner:
              content_type: str, headers: dict) -> int:  # fmt: skip
         self.crashes.clear()
         self.source.cases += 1
-        self.source.counts[f"cases {label}"] += 1
         response = self.client.generic(
             method, path, data=body, content_type=content_type, headers=headers
         )
         status = response.status_code
+        self.source.counts[f"{label} answered {status}"] += 1
         if status >= 500:
             tb = self.crashes[-1] if self.crashes else "(no traceback logged)"
             shown = body[:300] + (b"..." if len(body) > 300 else b"")
