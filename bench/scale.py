@@ -11,7 +11,7 @@ seeded again. Without it, a database named aftercare_bench_scale is dropped, cre
 and seeded with BENCH_CLINICS, BENCH_PATIENTS and BENCH_REMINDERS (defaults: the whole network;
 5 CPU-minutes, 17 minutes on this shared machine).
 
-Who reads: the busiest provider of the network (the most active plans; each clinic has 10
+Who reads: the busiest prescriber of the network (the most active plans; each clinic has 10
 providers, 5 prescribers, 3 therapists and 2 nurses, each responsible for some 25 courses, and 2
 coordinators, for 2,000 patients), and a coordinator of the same clinic. Through Django's whole
 middleware stack in this process (django.test.Client, DEBUG off, sessions in the database as in
