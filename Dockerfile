@@ -12,7 +12,8 @@ COPY . .
 RUN DEBUG=true python manage.py collectstatic --noinput
 # Patient pages in Spanish: the .po catalogues are committed, their compiled .mo files are built here.
 RUN DEBUG=true python manage.py compilemessages
-RUN useradd --system --uid 1000 aftercare && chown -R aftercare /app
+# var/metrics: the shared metrics volume's mount point, owned by the app's user.
+RUN mkdir -p var/metrics && useradd --system --uid 1000 aftercare && chown -R aftercare /app
 USER aftercare
 EXPOSE 8000
 CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--logger-class", "backend.core.logging.RedactingGunicornLogger"]

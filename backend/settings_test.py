@@ -12,7 +12,13 @@ import os
 os.environ.setdefault("DEBUG", "true")
 
 from backend.settings import *  # noqa: F403
-from backend.settings import DATABASES, VAR_DIR
+from backend.settings import DATABASES, STORAGES, VAR_DIR
+
+# Pages render without collectstatic here: no manifest to look hashed names up in.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default: Celery worker threads in tests need their own

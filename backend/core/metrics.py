@@ -37,6 +37,11 @@ from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # prometheus_client writes a file per process there; a missing directory would make every
+    # counted event (a send) raise.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 # Providers answer in tens to hundreds of milliseconds; a slow one is seconds.
 SEND_LATENCY = Histogram(
     "aftercare_send_latency_seconds",
