@@ -72,6 +72,7 @@ import argparse
 import contextlib
 import math
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -117,6 +118,18 @@ QUICK = {"reminders": 100, "window": 10.0, "fault_at": 4.0, "dispatcher_down": 3
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    return f"nproc {len(os.sched_getaffinity(0))}, {model}"
 
 
 def free_port(preferred: int) -> int:
@@ -1058,6 +1071,8 @@ def main() -> int:
         capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
     log(f"measuring {opts.code} ({rev}{' + uncommitted changes' if worktree else ''})")
+    print(f"machine: {machine()}")
+    print(f"command: {shlex.join([Path(PYTHON).name, *sys.argv])}", flush=True)
     bench = Bench(opts, tmp, code_dir)
     started = time.monotonic()
     results: list[Result] = []
