@@ -25,7 +25,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from bench.bad_input_support.tally import Source
+from bench.bad_input_support.tally import Source, seeded
 
 SCHEMA_PATH = "/api/v1/schema/?format=json"
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -77,7 +77,6 @@ def _fuzz(source, operation, role, headers, examples, seed, crashes) -> None:
         max_examples=examples,
         deadline=None,
         database=None,
-        derandomize=seed is not None,
         phases=[Phase.explicit, Phase.generate],  # no shrinking: each case is counted as tried
         suppress_health_check=list(HealthCheck),
     )
@@ -104,7 +103,7 @@ def _fuzz(source, operation, role, headers, examples, seed, crashes) -> None:
             source.counts[key] += 1
 
     try:
-        probe()
+        seeded(probe, seed)()
     except Exception as exc:  # generation gave up (unsatisfiable schema), not a server error
         source.counts["operations hypothesis gave up on"] += 1
         source.findings.append(f"[generation] {label}: {type(exc).__name__}: {exc}"[:300])

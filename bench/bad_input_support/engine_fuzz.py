@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bench.bad_input_support.tally import Source
+from bench.bad_input_support.tally import Source, seeded
 from scheduler import ClinicCalendar, PatientPreferences, PlanningError, PlanOptions, build_plan
 from scheduler import replan as replan_plan
 from tests.scheduler import test_build_plan, test_replan
@@ -215,7 +215,6 @@ def _explore(source: Source, name: str, strategy, call, examples: int, seed) -> 
         max_examples=examples,
         deadline=None,
         database=None,
-        derandomize=seed is not None,
         phases=[Phase.explicit, Phase.generate],  # every example counted once, none shrunk
         suppress_health_check=list(HealthCheck),
     )
@@ -234,4 +233,4 @@ def _explore(source: Source, name: str, strategy, call, examples: int, seed) -> 
         except Exception as exc:
             source.error(f"{type(exc).__name__} in {name}", f"{args!r}\n{traceback.format_exc()}")
 
-    explore()
+    seeded(explore, seed)()

@@ -24,3 +24,10 @@ class Source:
         self.counts[f"error {kind}"] += 1
         if self.counts[f"error {kind}"] <= KEEP_FINDINGS:
             self.findings.append(f"[{kind}] {detail}")
+
+
+def seeded(test, seed: int | None):
+    """The hypothesis test with a fixed seed (--seed: a search that repeats), else as it is."""
+    from hypothesis import seed as fixed_seed
+
+    return fixed_seed(seed)(test) if seed is not None else test

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from backend.reminders.models import Reminder
-from bench.bad_input_support.tally import Source
+from bench.bad_input_support.tally import Source, seeded
 
 AUTH_TOKEN = "bad-input-twilio-token-0123456789"
 PUBLIC = "https://aftercare.example.org"
@@ -152,7 +152,6 @@ class Runner:
             max_examples=self.examples,
             deadline=None,
             database=None,
-            derandomize=self.seed is not None,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
@@ -280,9 +279,9 @@ def _refused_phase(runner: Runner, sids: list[str], mobile: str) -> None:
             body=json.dumps(event).encode(), content_type="application/json", headers=headers,
         )  # fmt: skip
 
-    twilio_form()
-    raw()
-    email_unauthenticated()
+    seeded(twilio_form, runner.seed)()
+    seeded(raw, runner.seed)()
+    seeded(email_unauthenticated, runner.seed)()
 
 
 def _signed_phase(runner: Runner, sids: list[str], mobile: str) -> None:
@@ -322,6 +321,6 @@ def _signed_phase(runner: Runner, sids: list[str], mobile: str) -> None:
             body=body, content_type=content_type, headers={"Authorization": _basic(EMAIL_SECRET)},
         )  # fmt: skip
 
-    twilio_signed()
-    twilio_signed_raw()
-    email_signed()
+    seeded(twilio_signed, runner.seed)()
+    seeded(twilio_signed_raw, runner.seed)()
+    seeded(email_signed, runner.seed)()
