@@ -196,6 +196,9 @@ def main() -> int:
         s = by["schemathesis"]
         figures["schemathesis_operations"] = s.counts["operations"]
         figures["schemathesis_cases"] = s.cases
+        figures["schemathesis_operation_roles_answered_2xx"] = s.counts[
+            "operation-role pairs answered 2xx"
+        ]
         figures["schemathesis_server_errors"] = s.errors
         figures["schemathesis_conformance_failures"] = s.counts["schema conformance failures"]
     if "hypothesis_engine" in by:
