@@ -86,15 +86,15 @@ def drop_database(url: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--only", default=",".join(SOURCES), help="sources: " + ", ".join(SOURCES))
-    ap.add_argument("--api-examples", type=int, default=60,
-                    help="schemathesis examples per operation and role (60)")  # fmt: skip
-    ap.add_argument("--engine-examples", type=int, default=800,
-                    help="hypothesis examples per engine property (800)")  # fmt: skip
+    ap.add_argument("--api-examples", type=int, default=40,
+                    help="schemathesis examples per operation and role (40)")  # fmt: skip
+    ap.add_argument("--engine-examples", type=int, default=500,
+                    help="hypothesis examples per engine property (500)")  # fmt: skip
     ap.add_argument(
         "--webhook-examples",
         type=int,
         default=600,
-        help="hypothesis examples per webhook generator, 6 generators (600)",
+        help="hypothesis examples per webhook generator, 6 generators (400)",
     )
     ap.add_argument(
         "--seed",
