@@ -93,7 +93,7 @@ def main() -> int:
     ap.add_argument(
         "--webhook-examples",
         type=int,
-        default=600,
+        default=400,
         help="hypothesis examples per webhook generator, 6 generators (400)",
     )
     ap.add_argument(
