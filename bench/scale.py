@@ -112,6 +112,12 @@ def bare(request):
 
 # This module is the URL conf: the production routes plus the bare view.
 settings.ROOT_URLCONF = __name__
+# Static URLs without the manifest that `collectstatic` writes (this run serves no files, and
+# the checkout's staticfiles/ may be missing or half-written by another command).
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 urlpatterns = [path("bench/bare/", bare), path("", include("backend.urls"))]
 
 
