@@ -34,8 +34,9 @@ Per point, printed as a table and then as `name: value` lines last:
   server_peak    connections PostgreSQL had for the point's database at once
   errors         ERROR/CRITICAL log records of the workers (a failed task is one) + failed
                  delivery attempts + rows that ended failed/skipped/expired + PgBouncer errors
-  too_many_clients  those of the workers' error records that are PostgreSQL's "sorry, too many
-                 clients already"
+  too_many_clients  those of the workers' error records that are a refused connection (PostgreSQL's
+                 "too many clients" or "remaining connection slots are reserved ...", which
+                 Celery's one-line record may cut to "OperationalError('conn...")
   duplicated     provider-side copies beyond the first (patients who got one twice)
   db_gap         provider acceptances - successful DeliveryAttempt rows
   lost           due, never accepted by the provider, not final at the end
@@ -87,6 +88,10 @@ TEMPLATE = "aftercare_c_template"
 FINAL = ("sent", "skipped", "expired", "failed", "cancelled")
 # One log record at ERROR or above (its traceback's lines follow it and are not counted again).
 ERROR_RECORD = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ")
+# PostgreSQL refusing a connection for want of slots: all taken, or only the superusers' left.
+REFUSED = re.compile(
+    r"too many clients|remaining connection slots are reserved|OperationalError\('conn"
+)
 PG_MAX_CONNECTIONS = 100  # PostgreSQL's default
 
 
@@ -388,7 +393,7 @@ class Bench:
             for path in proc.logdir.glob(f"{proc.name}.*.log"):
                 samples += [ln for ln in path.read_text(errors="replace").splitlines()
                             if ERROR_RECORD.search(ln)]  # fmt: skip
-        result.too_many_clients = sum("too many clients" in ln for ln in samples)
+        result.too_many_clients = sum(bool(REFUSED.search(ln)) for ln in samples)
         bouncer_errors = [] if result.point.direct else self.bouncer.errors_logged()
         result.errors = len(samples) + by_success.get(False, 0) + unsent_final
         result.errors += len(bouncer_errors) - getattr(self, "_bouncer_errors_before", 0)
