@@ -34,6 +34,7 @@ import shlex
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -84,6 +85,7 @@ def drop_database(url: str) -> None:
 
 
 def main() -> int:
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--only", default=",".join(SOURCES), help="sources: " + ", ".join(SOURCES))
     ap.add_argument("--api-examples", type=int, default=40,
@@ -208,6 +210,7 @@ def main() -> int:
             v for k, v in s.counts.items() if k.startswith("refused")
         )
         figures["hypothesis_engine_errors"] = s.errors
+        figures["hypothesis_engine_property_failures"] = s.counts["property failures"]
     if "webhooks" in by:
         s = by["webhooks"]
         figures["webhook_cases"] = s.cases

@@ -11,6 +11,8 @@ exist or moving them anywhere in time.
 
 The engine's one documented refusal is PlanningError (scheduler/errors.py), naming a rule; those
 are counted by rule. Any other exception, or a failed invariant, is an error: kept with its input.
+A suite property that fails only because the engine refused with a rule the property does not
+list is counted apart (a property failure: no crash, but maybe a plan the search missed).
 """
 
 from __future__ import annotations
@@ -228,8 +230,17 @@ def _explore(source: Source, name: str, strategy, call, examples: int, seed) -> 
             source.counts[f"refused (PlanningError {refusal.rule})"] += 1
             if not refusal.rule or not str(refusal):
                 source.error("PlanningError without a rule or message", repr(args))
-        except AssertionError:
-            source.error(f"invariant failed: {name}", f"{args!r}\n{traceback.format_exc()}")
+        except AssertionError as failed:
+            refusal = failed.__context__
+            if isinstance(refusal, PlanningError):
+                # The engine refused cleanly, with a rule the suite's property does not expect:
+                # no crash, but a property failure (a plan may exist that the search missed).
+                source.counts[f"property failures: refused with {refusal.rule} in {name}"] += 1
+                source.counts["property failures"] += 1
+                if source.counts["property failures"] <= 3:
+                    source.findings.append(f"[property failure] {name}: {args!r}\n  {refusal}")
+            else:
+                source.error(f"invariant failed: {name}", f"{args!r}\n{traceback.format_exc()}")
         except Exception as exc:
             source.error(f"{type(exc).__name__} in {name}", f"{args!r}\n{traceback.format_exc()}")
 
