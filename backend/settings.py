@@ -132,6 +132,14 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "prepare_threshold": int(prepare_threshold)}
         )
+# Behind PgBouncer in transaction pooling (a clinic network's many send workers: bench/scale_out.py)
+# a connection is shared between clients from one transaction to the next, so nothing may be set
+# on the session: no server-side cursors, and workers do not turn synchronous_commit off for
+# their session (backend/reminders/worker_db.py); give the workers' database role
+# `ALTER ROLE ... SET synchronous_commit = off` instead, which PgBouncer pools apart.
+DATABASE_TRANSACTION_POOLING = env.bool("DATABASE_TRANSACTION_POOLING", default=False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
