@@ -203,6 +203,8 @@ class Bench:
             DJANGO_SETTINGS_MODULE="backend.settings",
             DEBUG="true",  # the development defaults (secret key, hosts); nothing else changes
             DATABASE_URL=database_url,
+            # Through PgBouncer: nothing set on the session (backend/settings.py, worker_db.py).
+            DATABASE_TRANSACTION_POOLING=str(f":{self.bouncer.port}/" in database_url).lower(),
             REDIS_URL=self.redis.url,
             EMAIL_BACKEND="faults_support.backends.EmailBackend",
             SMS_BACKEND="faults_support.backends.SmsBackend",
@@ -221,10 +223,9 @@ class Bench:
         return f"postgres://{APP_ROLE}@127.0.0.1:{self.pg.port}/{db}"
 
     def pooled_url(self, db: str) -> str:
-        # Django behind transaction pooling: no server-side cursors (a named cursor would outlive
-        # the transaction its server connection was lent for). `True`, not `true`: django-environ
-        # reads the value with ast.literal_eval.
-        return self.bouncer.url(db) + "?disable_server_side_cursors=True"
+        # Django behind transaction pooling: DATABASE_TRANSACTION_POOLING (set in env()) turns off
+        # server-side cursors and the workers' session-level synchronous_commit.
+        return self.bouncer.url(db)
 
     def setup(self) -> None:
         log(f"private PostgreSQL ({self.pg.bin.parent.name}) on 127.0.0.1:{self.pg.port}")
