@@ -58,7 +58,7 @@ PROTOCOL_WEIGHTS = {
     "ketamine-assisted-psychotherapy": 2,
     "chronic-pain-infusion-series": 1,
 }
-WEEKS_BACK, WEEKS_AHEAD = 10, 3
+WEEKS_BACK, WEEKS_AHEAD = 6, 4
 # Every other week first, then the weeks between: a provider's courses at one time of day start
 # two weeks apart before any start a week apart.
 WEEK_OFFSETS = (*range(-WEEKS_BACK, WEEKS_AHEAD + 1, 2), *range(1 - WEEKS_BACK, WEEKS_AHEAD + 1, 2))
