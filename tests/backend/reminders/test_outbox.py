@@ -419,11 +419,18 @@ def test_the_scan_finds_the_ways_a_status_was_written():
         assert len(_writes_reminder_status(ast.parse(source), source)) == expected, source
 
 
+# Synthetic data for benchmarks: creates rows with the outcome a dispatcher would have left on
+# them (bulk_create), and changes no existing row's status.
+SEEDS_OF_NEW_ROWS = {"backend/core/network_seed.py"}
+
+
 def _offenders() -> list[str]:
     found = []
     for path in sorted((ROOT / "backend").rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
-        if relative == "backend/reminders/outbox.py" or "/migrations/" in relative:
+        if relative in SEEDS_OF_NEW_ROWS or relative == "backend/reminders/outbox.py":
+            continue
+        if "/migrations/" in relative:
             continue
         source = path.read_text()
         found += [f"{relative}:{n}" for n in _writes_reminder_status(ast.parse(source), source)]
