@@ -21,6 +21,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from backend.celery import MAX_CELERY_RETRY_DELAY_S
+from backend.core import metrics
 from backend.plans.models import PlanItem
 from backend.reminders import compose, eligibility, outbox
 from backend.reminders.channels import DeliveryError
@@ -126,15 +127,19 @@ def _deliver_taken(reminder: Reminder, *, now: dt.datetime) -> Result:
     backend, hand_over = _build(reminder, now=now)
     if not outbox.begin_send(reminder):
         return Result(Outcome.NOT_TAKEN)  # cancelled, changed or taken since: not ours to send
+    handed_at = time.perf_counter()
     try:
         message_id = hand_over()
     except DeliveryError as exc:
         return _failed(reminder, backend, exc, now=now)
+    metrics.SEND_LATENCY.labels(reminder.channel).observe(time.perf_counter() - handed_at)
     try:
         outbox.record_sent(reminder, backend=backend, message_id=message_id, now=now)
     except DATABASE_ERRORS:
         _record_sent_later(reminder, backend=backend, message_id=message_id, now=now)
         raise
+    late = (now - reminder.send_at).total_seconds()
+    metrics.SEND_LATENESS.labels(reminder.channel).observe(max(late, 0.0))
     _record_notice_told(reminder)
     return Result(Outcome.SENT)
 

@@ -129,3 +129,29 @@ def test_one_scrape_sums_what_every_process_of_the_host_counted(tmp_path):
     assert 'aftercare_webhook_receipts_total{endpoint="twilio_inbound",status="2xx"} 1.0' in text, (
         text
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_through_a_real_worker_records_its_latency_and_lateness(
+    celery_app_clean, celery_worker, make_plan, sms_outbox, scrape
+):
+    from backend.reminders.tasks import dispatch_due
+
+    plan = make_plan()
+    reminder = plan.reminders.filter(audience="patient", channel="sms").order_by("id").first()
+    Reminder.objects.filter(pk=reminder.pk).update(
+        send_at=SUITE_NOW - dt.timedelta(seconds=40), not_after=SUITE_NOW + dt.timedelta(hours=6)
+    )
+    labels = {"channel": "sms"}
+    sends = REGISTRY.get_sample_value("aftercare_send_latency_seconds_count", labels) or 0
+    late = REGISTRY.get_sample_value("aftercare_send_lateness_seconds_sum", labels) or 0
+    dispatch_due.delay()
+    deadline = time.monotonic() + 30
+    while Reminder.objects.get(pk=reminder.pk).status != "sent":
+        assert time.monotonic() < deadline, Reminder.objects.get(pk=reminder.pk).status
+        time.sleep(0.1)
+    metrics = scrape()
+    key = ("aftercare_send_latency_seconds_count", (("channel", "sms"),))
+    assert metrics[key] == sends + 1 and len(sms_outbox) == 1
+    lateness = metrics[("aftercare_send_lateness_seconds_sum", (("channel", "sms"),))] - late
+    assert 40 <= lateness < 100
