@@ -76,32 +76,15 @@ def _fresh_database() -> str:
 
 
 DATABASE = _fresh_database()
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "backend.settings",
-        "DEBUG": "false",  # no query log; the production code paths
-        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-)
+from bench import page_timing  # noqa: E402
 
-import django  # noqa: E402
+page_timing.setup()
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.http import HttpResponse  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.urls import include, path  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from backend.clinics.models import Clinic, Provider  # noqa: E402
@@ -112,16 +95,6 @@ from backend.plans.models import PlanItem, SessionReadiness, SessionRequest, Tre
 from backend.protocols.models import Protocol  # noqa: E402
 from backend.reminders.models import Reminder  # noqa: E402
 from backend.safety.models import Flag, PatientMessage  # noqa: E402
-
-
-@login_required
-def bare(request):
-    return HttpResponse("ok")
-
-
-# This module is the URL conf: the production routes plus the bare view.
-settings.ROOT_URLCONF = __name__
-urlpatterns = [path("bench/bare/", bare), path("", include("backend.urls"))]
 
 POSTGRES = connection.vendor == "postgresql"
 

@@ -72,53 +72,20 @@ def _database() -> str:
 
 
 DATABASE = _database()
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "backend.settings",
-        "DEBUG": "false",  # no query log; the production code paths
-        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-)
+from bench import page_timing  # noqa: E402
 
-import django  # noqa: E402
+page_timing.setup()
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count, Q  # noqa: E402
-from django.http import HttpResponse  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.urls import include, path  # noqa: E402
 
 from backend.clinics.models import Provider  # noqa: E402
 from backend.patients.models import Patient  # noqa: E402
 from backend.plans.models import PlanItem, TreatmentPlan  # noqa: E402
 from backend.reminders.models import Reminder  # noqa: E402
-
-
-@login_required
-def bare(request):
-    return HttpResponse("ok")
-
-
-# This module is the URL conf: the production routes plus the bare view.
-settings.ROOT_URLCONF = __name__
-# Static URLs without the manifest that `collectstatic` writes (this run serves no files, and
-# the checkout's staticfiles/ may be missing or half-written by another command).
-settings.STORAGES = {
-    **settings.STORAGES,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
-urlpatterns = [path("bench/bare/", bare), path("", include("backend.urls"))]
 
 
 def _prepare() -> str:
