@@ -26,7 +26,7 @@ from backend.reminders import links
 from backend.reminders.models import Reminder, ShortLink
 from backend.reminders.tasks import create_digests, dispatch_due
 from tests import factories
-from tests.backend.reminders.servers import FakeTwilio, SmtpServer
+from tests.backend.reminders.servers import FakeTwilio, SmtpServer, smtp_settings
 from tests.support import role_groups
 from tests.support.clock import SUITE_NOW
 
@@ -65,21 +65,7 @@ def channels():
     with (
         SmtpServer() as smtp,
         FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as twilio,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=smtp.port,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            SMS_BACKEND="backend.reminders.channels.sms.TwilioBackend",
-            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            TWILIO_FROM_NUMBER=FROM_NUMBER,
-            TWILIO_MESSAGING_SERVICE_SID="",
-            TWILIO_API_BASE_URL=twilio.base_url,
-        ),
+        override_settings(**smtp_settings(smtp), **twilio.settings(FROM_NUMBER)),
     ):
         yield smtp, twilio
 

@@ -93,6 +93,20 @@ class SmtpServer:
         self.controller.stop()
 
 
+def smtp_settings(server: SmtpServer) -> dict:
+    """Django's SMTP backend pointed at `server` (use with override_settings)."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": server.port,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": False,
+        "EMAIL_TIMEOUT": 5,
+    }
+
+
 # --- Twilio -----------------------------------------------------------------------------------
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -128,6 +142,17 @@ class FakeTwilio:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def settings(self, from_number: str) -> dict:
+        """Our Twilio backend, through the real SDK, pointed at this server (override_settings)."""
+        return {
+            "SMS_BACKEND": "backend.reminders.channels.sms.TwilioBackend",
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_FROM_NUMBER": from_number,
+            "TWILIO_MESSAGING_SERVICE_SID": "",
+            "TWILIO_API_BASE_URL": self.base_url,
+        }
 
     def __enter__(self) -> FakeTwilio:
         self._thread.start()

@@ -26,7 +26,7 @@ from backend.reminders.channels.sms import TwilioBackend, get_sms_backend
 from backend.reminders.ics import item_uid
 from backend.reminders.links import UNSUBSCRIBE_MAX_AGE, absolute, read_token
 from backend.reminders.models import DeliveryAttempt, Reminder
-from tests.backend.reminders.servers import FakeTwilio, SmtpServer, free_port
+from tests.backend.reminders.servers import FakeTwilio, SmtpServer, free_port, smtp_settings
 from tests.factories import (
     SHARED_CLINIC_EMAIL as CLINIC_EMAIL,
 )
@@ -63,19 +63,7 @@ def queue(reminder: Reminder) -> None:
 
 @pytest.fixture()
 def smtp():
-    with (
-        SmtpServer() as server,
-        override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=server.port,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            EMAIL_TIMEOUT=5,
-        ),
-    ):
+    with SmtpServer() as server, override_settings(**smtp_settings(server)):
         yield server
 
 
@@ -224,14 +212,7 @@ def test_email_server_down_is_transient(settings):
 def twilio():
     with (
         FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake,
-        override_settings(
-            SMS_BACKEND="backend.reminders.channels.sms.TwilioBackend",
-            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            TWILIO_FROM_NUMBER=FROM_NUMBER,
-            TWILIO_MESSAGING_SERVICE_SID="",
-            TWILIO_API_BASE_URL=fake.base_url,
-        ),
+        override_settings(**fake.settings(FROM_NUMBER)),
     ):
         yield fake
 
